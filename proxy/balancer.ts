@@ -1,0 +1,266 @@
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import { Readable } from 'node:stream';
+import httpProxy from 'http-proxy';
+import type { StoreKind } from '../services/config.js';
+import type { BalancerConfig, InstanceAddress } from './config.js';
+import { modeOf, type RoutingKind } from './modes.js';
+import { Pool, type PoolBackend } from './pool.js';
+import { createStrategy, type Strategy } from './strategies.js';
+
+export interface BalancerStats {
+  requests: number;
+  retries: number;
+  /** Answers the balancer itself gave because no instance could: 502, 503, 504. */
+  failed: number;
+}
+
+export type Logger = Pick<Console, 'info' | 'warn' | 'error'>;
+
+export interface Balancer {
+  server: http.Server;
+  pool: Pool;
+  stats: BalancerStats;
+  state(): { routing: RoutingKind; store: StoreKind; mode: string | null };
+  setRouting(kind: RoutingKind): void;
+  /** Switch every instance's store; instances that are down are told when they come back. */
+  setStore(kind: StoreKind): Promise<{ id: string; ok: boolean; error?: string }[]>;
+  addInstance(instance: InstanceAddress): void;
+  removeInstance(id: string): boolean;
+  close(): Promise<void>;
+}
+
+// Methods that are safe to send again when a connection broke before any answer came back.
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/** Per-request bookkeeping, kept off the IncomingMessage type. */
+interface Attempt {
+  tried: Set<string>;
+  body: Buffer | null;
+  backend: PoolBackend | null;
+  setAffinity: boolean;
+  timedOut: boolean;
+}
+
+function sendJson(res: ServerResponse, status: number, body: object, headers: Record<string, string> = {}): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', ...headers });
+  res.end(JSON.stringify(body));
+}
+
+function readCookie(header: string | undefined, name: string): string | undefined {
+  if (!header) return undefined;
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
+  }
+  return undefined;
+}
+
+/** Reads a small request body so it can be sent again if the first instance refuses it. */
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer | 'too-large'> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        req.removeAllListeners('data');
+        req.resume();
+        resolve('too-large');
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+function hasBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  return (length !== undefined && length !== '0') || req.headers['transfer-encoding'] !== undefined;
+}
+
+/** The round-robin reverse proxy in front of the instances. Never listens: main.ts does. */
+export function createBalancer(config: BalancerConfig, log: Logger = console): Balancer {
+  let routing: RoutingKind = config.routing;
+  let strategy: Strategy = createStrategy(routing);
+  let store: StoreKind = config.store;
+  const stats: BalancerStats = { requests: 0, retries: 0, failed: 0 };
+  const attempts = new WeakMap<IncomingMessage, Attempt>();
+
+  // Without keep-alive every proxied request opens a new TCP connection: half the throughput.
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 256 });
+  const proxy = httpProxy.createProxyServer({ agent, xfwd: true, proxyTimeout: config.proxyTimeoutMs });
+
+  const pool = new Pool(config.instances, config.healthIntervalMs, (backend, report) => {
+    // An instance that restarted comes back with its start-up store: bring it in line.
+    if (report.store !== store && config.controlToken) void pushStore(backend, store);
+  });
+
+  async function pushStore(backend: PoolBackend, kind: StoreKind): Promise<{ id: string; ok: boolean; error?: string }> {
+    try {
+      const response = await fetch(`${backend.url}/_control/store`, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${config.controlToken}` },
+        body: JSON.stringify({ store: kind }),
+        signal: AbortSignal.timeout(2000),
+      });
+      if (!response.ok) {
+        const body = (await response.json().catch(() => ({}))) as { message?: string };
+        return { id: backend.id, ok: false, error: body.message ?? `HTTP ${response.status}` };
+      }
+      backend.store = kind;
+      return { id: backend.id, ok: true };
+    } catch (err) {
+      return { id: backend.id, ok: false, error: (err as Error).message };
+    }
+  }
+
+  proxy.on('proxyReq', (proxyReq, req) => {
+    proxyReq.on('timeout', () => {
+      const attempt = attempts.get(req);
+      if (attempt) attempt.timedOut = true;
+    });
+  });
+
+  proxy.on('proxyRes', (proxyRes, req) => {
+    // A Trailer header on a response without chunked encoding makes Node throw while writing it.
+    if (proxyRes.headers['transfer-encoding'] !== 'chunked') delete proxyRes.headers.trailer;
+    const attempt = attempts.get(req);
+    if (attempt?.setAffinity && attempt.backend) {
+      const pin = `${config.affinityCookie}=${attempt.backend.id}; Path=/; HttpOnly; SameSite=Lax`;
+      const existing = proxyRes.headers['set-cookie'] ?? [];
+      proxyRes.headers['set-cookie'] = [...existing, pin];
+    }
+  });
+
+  // Errors without a per-request callback (should not happen) must never crash the balancer.
+  proxy.on('error', (err) => log.error({ err: err.message }, 'proxy error'));
+
+  function forward(req: IncomingMessage, res: ServerResponse, attempt: Attempt): void {
+    const decision = strategy.pick(
+      pool.backends.filter((b) => !attempt.tried.has(b.id)),
+      { clientIp: req.socket.remoteAddress ?? '', affinity: readCookie(req.headers.cookie, config.affinityCookie) },
+    );
+    if (!decision) {
+      stats.failed++;
+      sendJson(
+        res,
+        503,
+        { error: 'no_instance_available', message: 'every app instance is down; the balancer will retry them, try again shortly' },
+        { 'retry-after': '2' },
+      );
+      return;
+    }
+    const backend = decision.backend as PoolBackend;
+    attempt.backend = backend;
+    attempt.setAffinity = decision.setAffinity || attempt.setAffinity;
+    attempt.tried.add(backend.id);
+    backend.requests++;
+
+    const buffer = attempt.body ? Readable.from([attempt.body]) : undefined;
+    proxy.web(req, res, { target: backend.url, ...(buffer && { buffer }) }, (err: NodeJS.ErrnoException) => {
+      const refused = err.code === 'ECONNREFUSED';
+      // Refused: the instance never saw the request, so any method may go elsewhere.
+      // Reset before an answer: only idempotent requests may be sent again.
+      const retryable = refused || (!attempt.timedOut && IDEMPOTENT.has(req.method ?? '') && ['ECONNRESET', 'EPIPE'].includes(err.code ?? ''));
+      if (refused) pool.markDown(backend, `connection refused (${err.message})`);
+      if (retryable && !res.headersSent && attempt.tried.size < 2) {
+        stats.retries++;
+        log.warn({ instance: backend.id, code: err.code }, 'retrying on another instance');
+        forward(req, res, attempt);
+        return;
+      }
+      stats.failed++;
+      if (attempt.timedOut) {
+        sendJson(res, 504, {
+          error: 'instance_timeout',
+          message: `instance ${backend.id} did not answer within ${config.proxyTimeoutMs} ms`,
+        });
+      } else {
+        log.warn({ instance: backend.id, code: err.code }, 'instance failed');
+        sendJson(res, 502, { error: 'instance_failed', message: `instance ${backend.id} failed (${err.code ?? err.message}); try again` });
+      }
+    });
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    stats.requests++;
+    // The instances' control routes are for the admin API only, never for the public port.
+    if (req.url?.startsWith('/_control')) {
+      sendJson(res, 404, { error: 'not_found', message: 'no such route' });
+      return;
+    }
+    // http-proxy copies a request's Trailer header into the outgoing request, and Node throws
+    // on it outside any error handler: one curl would take the balancer down.
+    delete req.headers.trailer;
+    // The client may have written these; xfwd then sets the real ones instead of appending to forgeries.
+    delete req.headers['x-forwarded-for'];
+    delete req.headers['x-forwarded-proto'];
+    delete req.headers['x-forwarded-host'];
+    delete req.headers['x-forwarded-port'];
+
+    const attempt: Attempt = { tried: new Set(), body: null, backend: null, setAffinity: false, timedOut: false };
+    attempts.set(req, attempt);
+    if (hasBody(req)) {
+      const body = await readBody(req, config.maxBodyBytes);
+      if (body === 'too-large') {
+        sendJson(res, 413, { error: 'body_too_large', message: `request bodies are limited to ${config.maxBodyBytes} bytes` });
+        return;
+      }
+      attempt.body = body;
+      req.headers['content-length'] = String(body.length);
+      delete req.headers['transfer-encoding'];
+    }
+    forward(req, res, attempt);
+  }
+
+  const server = http.createServer({ requestTimeout: 30_000, headersTimeout: 10_000 }, (req, res) => {
+    handle(req, res).catch((err: Error) => {
+      log.error({ err: err.message }, 'balancer request failed');
+      sendJson(res, 500, { error: 'internal_error', message: 'the balancer failed on this request; details are in its log' });
+    });
+  });
+  // A malformed request or oversized headers: answer and close, never crash.
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable) return socket.destroy();
+    const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+    const body = JSON.stringify({ error: 'bad_request', message: `malformed request (${err.code ?? 'parse error'})` });
+    socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+  });
+  pool.start();
+
+  return {
+    server,
+    pool,
+    stats,
+    state: () => ({ routing, store, mode: modeOf(routing, store) }),
+    setRouting(kind) {
+      routing = kind;
+      strategy = createStrategy(kind);
+    },
+    async setStore(kind) {
+      store = kind;
+      return Promise.all(pool.backends.filter((b) => b.up).map((b) => pushStore(b, kind)));
+    },
+    addInstance(instance) {
+      pool.add(instance);
+    },
+    removeInstance(id) {
+      return pool.remove(id);
+    },
+    async close() {
+      pool.stop();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      proxy.close();
+      agent.destroy();
+    },
+  };
+}

@@ -1,0 +1,212 @@
+import type { ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import type { StoreKind } from '../services/config.js';
+import { MODES, type ModeName, type RoutingKind } from '../proxy/modes.js';
+import { startNode, stopChild } from './lib/processes.js';
+import { REDIS_MISSING, hasRedisServer, startRedisServer, type RedisServer } from './lib/redis-server.js';
+
+export interface LabOptions {
+  mode?: ModeName;
+  /** Override the mode's routing or store (they are independent settings). */
+  routing?: RoutingKind;
+  store?: StoreKind;
+  instances?: number;
+  /** Public balancer port; 0 picks a free one (tests). */
+  port?: number;
+  adminPort?: number;
+  host?: string;
+  redisUrl?: string;
+  /** Start our own redis-server with append-only persistence. */
+  redisAppendOnly?: boolean;
+  sessionSecret?: string;
+  adminToken?: string;
+  /** Extra environment for every instance (e.g. SESSION_TTL_SECONDS) and for the balancer. */
+  instanceEnv?: Record<string, string>;
+  balancerEnv?: Record<string, string>;
+  /** Restart an instance that exits on its own, as a container restart policy would (default true). */
+  restartCrashed?: boolean;
+  /** Every line the children print: name, line, stream. */
+  onLine?: (name: string, line: string, stream: 'stdout' | 'stderr') => void;
+}
+
+export interface LabInstance {
+  id: string;
+  port: number;
+  url: string;
+  child: ChildProcess;
+}
+
+export interface Lab extends EventEmitter {
+  url: string;
+  adminUrl: string;
+  routing: RoutingKind;
+  store: StoreKind;
+  redisUrl: string | undefined;
+  /** The redis-server the lab started itself, if any. */
+  redis: RedisServer | null;
+  instances: LabInstance[];
+  balancer: ChildProcess;
+  /** Kills an instance (SIGKILL by default); with restartCrashed it comes back empty, on the same port. */
+  killInstance(id: string, signal?: NodeJS.Signals): Promise<void>;
+  /** Resolves when the instance has been restarted and is ready again. */
+  waitForRestart(id: string): Promise<LabInstance>;
+  /** Starts one more instance and adds it to the balancer. */
+  addInstance(): Promise<LabInstance>;
+  /** Switches routing and/or store through the admin API. */
+  admin(path: string, body: object): Promise<unknown>;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the whole lab as child processes: Redis (when needed), N app
+ * instances, then the balancer in front of them. npm start and the tests both use it.
+ */
+export async function startLab(options: LabOptions = {}): Promise<Lab> {
+  const preset = MODES[options.mode ?? 'memory'];
+  const routing = options.routing ?? preset.routing;
+  const store = options.store ?? preset.store;
+  const count = options.instances ?? 3;
+  const sessionSecret = options.sessionSecret ?? randomBytes(32).toString('hex');
+  const controlToken = randomBytes(24).toString('hex');
+  const onLine = options.onLine ?? (() => {});
+  const restartCrashed = options.restartCrashed ?? true;
+  const emitter = new EventEmitter();
+  let closing = false;
+
+  let redis: RedisServer | null = null;
+  let redisUrl = options.redisUrl ?? process.env.REDIS_URL ?? undefined;
+  if (!redisUrl) {
+    if (hasRedisServer()) {
+      redis = await startRedisServer({ appendOnly: options.redisAppendOnly ?? false });
+      redisUrl = redis.url;
+    } else if (store === 'redis') {
+      throw new Error(REDIS_MISSING);
+    }
+  }
+
+  const instanceEnv = (id: string, port: number): Record<string, string> => ({
+    INSTANCE_ID: id,
+    HOST: '127.0.0.1',
+    PORT: String(port),
+    STORE: store,
+    SESSION_SECRET: sessionSecret,
+    CONTROL_TOKEN: controlToken,
+    ...(redisUrl && { REDIS_URL: redisUrl }),
+    ...options.instanceEnv,
+  });
+
+  const instances: LabInstance[] = [];
+
+  async function spawnInstance(id: string, port: number): Promise<LabInstance> {
+    const { child, ready } = await startNode('services/main.ts', instanceEnv(id, port), {
+      name: id,
+      onLine: (line, stream) => onLine(id, line, stream),
+    });
+    const instance: LabInstance = { id, port: ready.port, url: `http://127.0.0.1:${ready.port}`, child };
+    child.once('exit', (code, signal) => {
+      if (closing || !restartCrashed) return;
+      emitter.emit('crashed', id, signal ?? code);
+      // Same port, empty memory: what a container restart policy does after a crash.
+      setTimeout(() => {
+        if (closing) return;
+        spawnInstance(id, instance.port).then(
+          (next) => {
+            const index = instances.findIndex((i) => i.id === id);
+            if (index >= 0) instances[index] = next;
+            emitter.emit('restarted', next);
+          },
+          (err: Error) => emitter.emit('restart-failed', id, err),
+        );
+      }, 200);
+    });
+    return instance;
+  }
+
+  let balancer: ChildProcess | undefined;
+  try {
+    instances.push(...(await Promise.all(Array.from({ length: count }, (_, i) => spawnInstance(`app-${i + 1}`, 0)))));
+    const started = await startNode(
+      'proxy/main.ts',
+      {
+        HOST: options.host ?? '127.0.0.1',
+        PORT: String(options.port ?? 8080),
+        ADMIN_HOST: '127.0.0.1',
+        ADMIN_PORT: String(options.adminPort ?? 8081),
+        INSTANCES: instances.map((i) => `${i.id}=${i.url}`).join(','),
+        ROUTING: routing,
+        STORE: store,
+        CONTROL_TOKEN: controlToken,
+        ...(options.adminToken && { ADMIN_TOKEN: options.adminToken }),
+        ...options.balancerEnv,
+      },
+      { name: 'balancer', onLine: (line, stream) => onLine('balancer', line, stream) },
+    );
+    balancer = started.child;
+    const adminUrl = `http://127.0.0.1:${started.ready.adminPort}`;
+
+    async function admin(path: string, body: object, method = 'PUT'): Promise<unknown> {
+      const response = await fetch(`${adminUrl}${path}`, {
+        method,
+        headers: {
+          'content-type': 'application/json',
+          ...(options.adminToken && { authorization: `Bearer ${options.adminToken}` }),
+        },
+        body: JSON.stringify(body),
+      });
+      const json = (await response.json()) as { message?: string };
+      if (!response.ok) throw new Error(`admin ${path}: ${json.message ?? response.status}`);
+      return json;
+    }
+
+    const lab: Lab = Object.assign(emitter, {
+      url: `http://127.0.0.1:${started.ready.port}`,
+      adminUrl,
+      routing,
+      store,
+      redisUrl,
+      redis,
+      instances,
+      balancer,
+      async killInstance(id: string, signal: NodeJS.Signals = 'SIGKILL') {
+        const instance = instances.find((i) => i.id === id);
+        if (!instance) throw new Error(`no instance ${id}`);
+        const exited = new Promise<void>((resolve) => instance.child.once('exit', () => resolve()));
+        instance.child.kill(signal);
+        await exited;
+      },
+      waitForRestart(id: string) {
+        return new Promise<LabInstance>((resolve, reject) => {
+          const onRestart = (next: LabInstance) => {
+            if (next.id !== id) return;
+            emitter.off('restarted', onRestart);
+            resolve(next);
+          };
+          emitter.on('restarted', onRestart);
+          emitter.once('restart-failed', (failed: string, err: Error) => failed === id && reject(err));
+        });
+      },
+      async addInstance() {
+        const id = `app-${instances.length + 1}`;
+        const instance = await spawnInstance(id, 0);
+        instances.push(instance);
+        await admin('/api/instances', { id, url: instance.url }, 'POST');
+        return instance;
+      },
+      admin: (path: string, body: object) => admin(path, body),
+      async close() {
+        closing = true;
+        await stopChild(balancer!);
+        await Promise.all(instances.map((i) => stopChild(i.child)));
+        await redis?.stop();
+      },
+    });
+    return lab;
+  } catch (err) {
+    closing = true;
+    if (balancer) await stopChild(balancer);
+    await Promise.all(instances.map((i) => stopChild(i.child)));
+    await redis?.stop();
+    throw err;
+  }
+}

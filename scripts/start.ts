@@ -1,0 +1,134 @@
+// npm start -- [--mode memory|sticky|redis] [--instances N] [--port P] [--admin-port A] [--redis-url U]
+import { parseArgs } from 'node:util';
+import { STORE_KINDS, type StoreKind } from '../services/config.js';
+import { MODES, MODE_NAMES, ROUTING_KINDS, modeOf, type ModeName, type RoutingKind } from '../proxy/modes.js';
+import { startLab, type Lab } from './lab.js';
+
+const HELP = `coatcheck lab: app instances behind a round-robin balancer
+
+  npm start -- [options]
+
+  --mode <memory|sticky|redis>   preset of routing + store (default memory)
+  --routing <round-robin|cookie|ip-hash>   override the mode's routing
+  --store <memory|redis>         override the mode's session store
+  --instances <N>                app instances (default 3)
+  --port <P>                     public balancer port (default 8080)
+  --admin-port <A>               admin API port, loopback only (default 8081)
+  --redis-url <U>                use this Redis instead of starting one (or REDIS_URL)
+  --verbose                      print every log line of every process
+  -h, --help
+`;
+
+function fail(message: string): never {
+  console.error(`coatcheck: ${message}\n\n${HELP}`);
+  process.exit(2);
+}
+
+function parse() {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      options: {
+        mode: { type: 'string', default: 'memory' },
+        routing: { type: 'string' },
+        store: { type: 'string' },
+        instances: { type: 'string', default: '3' },
+        port: { type: 'string', default: '8080' },
+        'admin-port': { type: 'string', default: '8081' },
+        'redis-url': { type: 'string' },
+        verbose: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    }));
+  } catch (err) {
+    fail((err as Error).message);
+  }
+  if (values.help) {
+    console.log(HELP);
+    process.exit(0);
+  }
+  const mode = values.mode as ModeName;
+  if (!MODE_NAMES.includes(mode)) fail(`--mode must be one of ${MODE_NAMES.join(', ')}`);
+  if (values.routing && !ROUTING_KINDS.includes(values.routing as RoutingKind)) fail(`--routing must be one of ${ROUTING_KINDS.join(', ')}`);
+  if (values.store && !STORE_KINDS.includes(values.store as StoreKind)) fail(`--store must be one of ${STORE_KINDS.join(', ')}`);
+  const number = (name: string, raw: string, min: number, max: number) => {
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < min || n > max) fail(`--${name} must be a whole number from ${min} to ${max}`);
+    return n;
+  };
+  return {
+    mode,
+    routing: values.routing as RoutingKind | undefined,
+    store: values.store as StoreKind | undefined,
+    instances: number('instances', values.instances, 1, 32),
+    port: number('port', values.port, 1, 65535),
+    adminPort: number('admin-port', values['admin-port'], 1, 65535),
+    redisUrl: values['redis-url'],
+    verbose: values.verbose,
+  };
+}
+
+/** Children log JSON (pino); show warnings and errors as one readable line each. */
+function printer(verbose: boolean) {
+  return (name: string, line: string, stream: 'stdout' | 'stderr') => {
+    if (verbose) return console.log(`[${name}] ${line}`);
+    try {
+      const entry = JSON.parse(line) as { level?: number; msg?: string; err?: unknown };
+      if ((entry.level ?? 0) >= 40) console.log(`[${name}] ${entry.msg ?? ''}${entry.err ? ` (${JSON.stringify(entry.err)})` : ''}`);
+    } catch {
+      if (stream === 'stderr' && line.trim()) console.error(`[${name}] ${line}`);
+    }
+  };
+}
+
+function banner(lab: Lab, publicPort: number): string {
+  const mode = modeOf(lab.routing, lab.store);
+  const url = `http://localhost:${publicPort}`;
+  const lines = [
+    '',
+    `coatcheck lab: ${mode ? `mode ${mode}` : 'custom mode'} (routing ${lab.routing}, store ${lab.store}), ${lab.instances.length} instances`,
+    mode ? `  ${MODES[mode].summary}` : '',
+    '',
+    `  balancer   ${url}   the lesson API: POST /login, GET /profile, POST /logout`,
+    `  admin      ${lab.adminUrl}   GET /api/state, PUT /api/mode (loopback only)`,
+    `  instances  ${lab.instances.map((i) => `${i.id} ${i.url}`).join(', ')}`,
+    `  redis      ${lab.redisUrl ? `${lab.redisUrl}${lab.redis ? ' (started by the lab)' : ''}` : 'none (redis-server not installed: the redis store is unavailable)'}`,
+    '',
+    'Try it:',
+    `  curl -s -c jar.txt -H 'content-type: application/json' -d '{"username":"testuser","password":"testpass"}' ${url}/login`,
+    `  for i in 1 2 3 4 5 6; do curl -s -b jar.txt -o /dev/null -w '%{http_code} %header{x-served-by}\\n' ${url}/profile; done`,
+    `  curl -s -X PUT -H 'content-type: application/json' -d '{"mode":"redis"}' ${lab.adminUrl}/api/mode`,
+    '',
+    'Ctrl-C stops everything.',
+    '',
+  ];
+  return lines.filter((l, i) => l !== '' || lines[i - 1] !== '').join('\n');
+}
+
+const args = parse();
+let lab: Lab;
+try {
+  lab = await startLab({ ...args, onLine: printer(args.verbose) });
+} catch (err) {
+  console.error(`coatcheck: could not start the lab: ${(err as Error).message}`);
+  process.exit(1);
+}
+lab.on('crashed', (id: string, why: unknown) => console.log(`[lab] ${id} exited (${String(why)}); restarting it empty, as a container restart policy would`));
+lab.on('restarted', (instance: { id: string }) => console.log(`[lab] ${instance.id} is back (its memory store is empty)`));
+console.log(banner(lab, args.port));
+
+let stopping = false;
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`\n[lab] ${signal}: stopping every process...`);
+    lab.close().then(
+      () => process.exit(0),
+      (err: Error) => {
+        console.error(`[lab] stop failed: ${err.message}`);
+        process.exit(1);
+      },
+    );
+  });
+}

@@ -1,0 +1,171 @@
+import fastifyCookie from '@fastify/cookie';
+import fastifySession from '@fastify/session';
+import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import { AccountBook } from './accounts.js';
+import type { AppConfig } from './config.js';
+import { StoreUnavailableError } from './errors.js';
+import { authRoutes } from './routes/auth.js';
+import { controlRoutes } from './routes/control.js';
+import './session-types.js';
+import { MemorySessionStore } from './stores/memory.js';
+import { RedisSessionStore } from './stores/redis.js';
+import { SwitchableStore } from './stores/switchable.js';
+
+export interface BuildOptions {
+  logger?: FastifyServerOptions['logger'];
+  /** What /_control/crash does; main.ts passes a hard exit. */
+  crash?: () => void;
+  accounts?: AccountBook;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    sessionStore: SwitchableStore;
+  }
+}
+
+/** One app instance: session plugin, stores and routes. Never listens: main.ts does. */
+export async function buildApp(config: AppConfig, options: BuildOptions = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: options.logger ?? false,
+    // X-Forwarded-For/-Proto are believed from the balancer only; anyone else could forge them.
+    trustProxy: config.trustProxy.length > 0 ? config.trustProxy : false,
+    bodyLimit: 16 * 1024,
+    requestTimeout: 30_000,
+    // Per-request log lines would cost more than the lookup itself under load.
+    logController: new LogController({ disableRequestLogging: true }),
+    return503OnClosing: true,
+    // Fastify's Ajv coerces types by default: {"username": 123} would become "123".
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false } },
+  });
+
+  const accounts = options.accounts ?? AccountBook.fromFile(config.accountsFile);
+  const redisUrl = config.redisUrl;
+  const store = new SwitchableStore(
+    {
+      memory: () => new MemorySessionStore(config.sessionTtlSeconds, config.sweepIntervalMs),
+      ...(redisUrl && {
+        redis: () =>
+          new RedisSessionStore({
+            url: redisUrl,
+            keyPrefix: config.redisKeyPrefix,
+            defaultTtlSeconds: config.sessionTtlSeconds,
+            onError: (err) => app.log.warn({ err: err.message }, 'redis connection problem'),
+          }),
+      }),
+    },
+    config.store,
+  );
+  app.decorate('sessionStore', store);
+  app.addHook('onClose', () => store.close());
+
+  // Every response names its instance, so the round robin is visible with curl alone.
+  app.addHook('onRequest', (_request, reply, done) => {
+    reply.header('x-served-by', config.instanceId);
+    done();
+  });
+
+  // JSON only: a form or text/plain body gets 415, which also closes the login-CSRF door
+  // (a cross-site form cannot send application/json without a CORS preflight).
+  app.removeContentTypeParser(['text/plain']);
+
+  await app.register(fastifyCookie, { secret: config.sessionSecrets });
+  await app.register(fastifySession, {
+    secret: config.sessionSecrets,
+    cookieName: config.cookieName,
+    store,
+    // Default true: every anonymous request (a health probe, a bot) would write a session.
+    saveUninitialized: false,
+    // Default true: every lookup would also write the session back and re-send the cookie,
+    // doubling store traffic. The idle timeout counts from the last write instead.
+    rolling: false,
+    cookie: {
+      // Default true: over plain HTTP the browser would never get the cookie. 'auto'
+      // sets Secure when the client used HTTPS, which the balancer reports in X-Forwarded-Proto.
+      secure: 'auto',
+      httpOnly: true,
+      sameSite: config.sameSite,
+      path: '/',
+      maxAge: config.sessionTtlSeconds * 1000,
+    },
+  });
+
+  // @fastify/session clears a cookie whose session it cannot find. With per-instance
+  // stores that throws away a wristband another instance still honours, turning one
+  // unlucky request into a permanent logout. express-session keeps it; so do we.
+  // Logout (request.session === null after destroy) still clears it.
+  app.addHook('onSend', (request, reply, payload, done) => {
+    if (request.session !== null) dropCookieClearing(reply, config.cookieName);
+    done(null, payload);
+  });
+
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    if (error instanceof StoreUnavailableError) {
+      request.log.warn({ err: error.message }, 'session store unavailable');
+      return reply
+        .code(503)
+        .header('retry-after', '1')
+        .send({
+          error: 'store_unavailable',
+          message: 'the session store is not answering; your session cookie is kept, try again in a few seconds',
+          servedBy: config.instanceId,
+        });
+    }
+    const status = error.statusCode ?? 500;
+    if (status >= 500) {
+      request.log.error({ err: error }, 'request failed');
+      return reply.code(status).send({ error: 'internal_error', message: 'internal error; details are in the instance log', servedBy: config.instanceId });
+    }
+    const known = error.validation
+      ? { error: 'invalid_body', message: `invalid request body: ${error.message}` }
+      : (CLIENT_ERRORS[error.code] ?? { error: 'bad_request', message: error.message });
+    return reply.code(status).send({ ...known, servedBy: config.instanceId });
+  });
+
+  app.setNotFoundHandler((request, reply) =>
+    reply.code(404).send({
+      error: 'not_found',
+      message: `no route ${request.method} ${request.url}; try POST /login, GET /profile, POST /logout`,
+      servedBy: config.instanceId,
+    }),
+  );
+
+  app.get('/health', async () => ({
+    instance: config.instanceId,
+    pid: process.pid,
+    store: store.kind,
+    storeOk: await store.ping(),
+    sessions: await store.size(),
+  }));
+
+  authRoutes(app, config, accounts, store);
+  if (config.controlToken) {
+    controlRoutes(app, config.controlToken, store, options.crash ?? (() => process.exit(1)));
+  }
+  return app;
+}
+
+/** Fastify's client-error codes, said in words a workshop participant can act on. */
+const CLIENT_ERRORS: Record<string, { error: string; message: string }> = {
+  FST_ERR_CTP_INVALID_JSON_BODY: {
+    error: 'invalid_json',
+    message: 'the body is not valid JSON (keys like __proto__ are refused too); send {"username": "...", "password": "..."}',
+  },
+  FST_ERR_CTP_EMPTY_JSON_BODY: { error: 'invalid_json', message: 'the body is empty; send a JSON object' },
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: {
+    error: 'unsupported_media_type',
+    message: 'send JSON with the header content-type: application/json',
+  },
+  FST_ERR_CTP_BODY_TOO_LARGE: { error: 'body_too_large', message: 'the body is larger than 16 KiB' },
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: { error: 'bad_request', message: 'content-length does not match the body' },
+};
+
+function dropCookieClearing(reply: { getHeader(name: string): unknown; header(name: string, value: unknown): unknown; removeHeader(name: string): unknown }, cookieName: string): void {
+  const header = reply.getHeader('set-cookie');
+  if (header === undefined) return;
+  const cookies = Array.isArray(header) ? (header as string[]) : [String(header)];
+  const kept = cookies.filter((c) => !c.startsWith(`${cookieName}=;`));
+  if (kept.length === cookies.length) return;
+  reply.removeHeader('set-cookie');
+  if (kept.length > 0) reply.header('set-cookie', kept);
+}

@@ -1,0 +1,102 @@
+import { hostname } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { ConfigError } from './errors.js';
+
+export type StoreKind = 'memory' | 'redis';
+export const STORE_KINDS: readonly StoreKind[] = ['memory', 'redis'];
+
+/** Everything an app instance needs, validated once at start-up. */
+export interface AppConfig {
+  instanceId: string;
+  host: string;
+  port: number;
+  store: StoreKind;
+  /** Needed for the redis store; with the memory store it enables a runtime switch to redis. */
+  redisUrl: string | undefined;
+  redisKeyPrefix: string;
+  /** The first secret signs cookies; every secret verifies them (rotation). */
+  sessionSecrets: string[];
+  cookieName: string;
+  sameSite: 'lax' | 'strict';
+  /** Idle timeout: the store forgets a session this long after its last write. */
+  sessionTtlSeconds: number;
+  /** Absolute timeout: a login older than this is refused even if it is in use. */
+  sessionAbsoluteSeconds: number;
+  /** Addresses whose X-Forwarded-* headers are believed: the balancer's, nobody else's. */
+  trustProxy: string[];
+  /** Bearer token for /_control routes (store switch, crash). Unset: those routes do not exist. */
+  controlToken: string | undefined;
+  accountsFile: string;
+  sweepIntervalMs: number;
+  logLevel: string;
+}
+
+export const DEFAULT_ACCOUNTS_FILE = fileURLToPath(new URL('./accounts.json', import.meta.url));
+
+type Env = Record<string, string | undefined>;
+
+function int(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(`${name}=${raw} is not a whole number between ${min} and ${max}`);
+  }
+  return value;
+}
+
+function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!(allowed as readonly string[]).includes(raw)) {
+    throw new ConfigError(`${name}=${raw} is not one of: ${allowed.join(', ')}`);
+  }
+  return raw as T;
+}
+
+function list(raw: string | undefined): string[] {
+  return (raw ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+}
+
+export function loadConfig(env: Env = process.env): AppConfig {
+  const port = int(env, 'PORT', 3000, 0, 65535);
+  const store = oneOf(env, 'STORE', STORE_KINDS, 'memory');
+  const redisUrl = env.REDIS_URL || undefined;
+  if (store === 'redis' && !redisUrl) {
+    throw new ConfigError('STORE=redis needs REDIS_URL (for example redis://127.0.0.1:6379)');
+  }
+  const sessionSecrets = list(env.SESSION_SECRET);
+  if (sessionSecrets.length === 0) {
+    throw new ConfigError(
+      'SESSION_SECRET is required: one or more comma-separated secrets of 32+ characters ' +
+        '(generate one with: node -e "console.log(require(\'crypto\').randomBytes(32).toString(\'hex\'))")',
+    );
+  }
+  for (const secret of sessionSecrets) {
+    if (secret.length < 32) {
+      throw new ConfigError('SESSION_SECRET: every secret must be at least 32 characters long');
+    }
+  }
+  const controlToken = env.CONTROL_TOKEN || undefined;
+  if (controlToken !== undefined && controlToken.length < 16) {
+    throw new ConfigError('CONTROL_TOKEN must be at least 16 characters long (or unset to disable /_control)');
+  }
+  return {
+    instanceId: env.INSTANCE_ID || hostname(),
+    host: env.HOST || '127.0.0.1',
+    port,
+    store,
+    redisUrl,
+    redisKeyPrefix: env.REDIS_KEY_PREFIX || 'coatcheck:sess:',
+    sessionSecrets,
+    cookieName: env.COOKIE_NAME || 'sid',
+    sameSite: oneOf(env, 'COOKIE_SAMESITE', ['lax', 'strict'] as const, 'lax'),
+    sessionTtlSeconds: int(env, 'SESSION_TTL_SECONDS', 1800, 1, 30 * 24 * 3600),
+    sessionAbsoluteSeconds: int(env, 'SESSION_ABSOLUTE_SECONDS', 8 * 3600, 1, 365 * 24 * 3600),
+    trustProxy: env.TRUST_PROXY !== undefined ? list(env.TRUST_PROXY) : ['127.0.0.1', '::1'],
+    controlToken,
+    accountsFile: env.ACCOUNTS_FILE || DEFAULT_ACCOUNTS_FILE,
+    sweepIntervalMs: int(env, 'SWEEP_INTERVAL_MS', 60_000, 100, 3_600_000),
+    logLevel: oneOf(env, 'LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
+  };
+}

@@ -1,0 +1,37 @@
+import closeWithGrace from 'close-with-grace';
+import { buildApp } from './app.js';
+import { loadConfig } from './config.js';
+import { ConfigError } from './errors.js';
+
+// The only file that reads the environment, listens and handles signals.
+let config;
+try {
+  config = loadConfig();
+} catch (err) {
+  if (err instanceof ConfigError) {
+    console.error(`coatcheck instance: ${err.message}`);
+    process.exit(78); // EX_CONFIG
+  }
+  throw err;
+}
+
+const app = await buildApp(config, {
+  logger: { level: config.logLevel, base: { instance: config.instanceId } },
+  // A crash, not a shutdown: no graceful close, the memory logbook is simply gone.
+  crash: () => process.kill(process.pid, 'SIGKILL'),
+});
+
+const closer = closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
+  if (err) app.log.error({ err }, 'closing after an error');
+  else app.log.info({ signal }, 'shutting down');
+  await app.close();
+});
+
+const address = await app.listen({ host: config.host, port: config.port });
+const port = app.server.address();
+app.log.info({ address, store: config.store }, 'instance ready');
+// Parent launchers (npm start, tests) wait for this instead of sleeping.
+process.send?.({ type: 'ready', instance: config.instanceId, port: typeof port === 'object' && port ? port.port : config.port });
+
+// Started by a launcher that has gone away (killed without a chance to stop us): do not linger as an orphan.
+process.once('disconnect', () => closer.close());

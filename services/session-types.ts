@@ -1,0 +1,13 @@
+import type { PublicUser } from './accounts.js';
+
+// What the logbook records for one wristband.
+declare module 'fastify' {
+  interface Session {
+    user?: PublicUser;
+    /** When the user logged in (ms since epoch): the absolute timeout counts from here. */
+    loginAt?: number;
+    /** The instance that wrote the session, to make the round robin visible. */
+    createdBy?: string;
+    cart?: string[];
+  }
+}

@@ -1,0 +1,31 @@
+import type { Session } from 'fastify';
+import type { StoreKind } from '../config.js';
+
+type Callback = (err?: unknown) => void;
+type GetCallback = (err: unknown, session?: Session | null) => void;
+
+/** The @fastify/session store contract, plus what the lab needs to show and close it. */
+export interface LabStore {
+  readonly kind: StoreKind;
+  get(sessionId: string, callback: GetCallback): void;
+  set(sessionId: string, session: Session, callback: Callback): void;
+  destroy(sessionId: string, callback: Callback): void;
+  /** Whether the store answers right now (for /health). */
+  ping(): Promise<boolean>;
+  /** How many sessions it holds, when that is cheap to know. */
+  size(): Promise<number | null>;
+  close(): Promise<void>;
+}
+
+/**
+ * Seconds until the session must be forgotten: the cookie's own expiry when it
+ * has one, so the store never keeps a session longer than the browser keeps its cookie.
+ */
+export function ttlSeconds(session: Session, fallbackSeconds: number, now = Date.now()): number {
+  const expires = session.cookie?.expires;
+  if (expires) {
+    const ms = new Date(expires).getTime() - now;
+    if (Number.isFinite(ms)) return Math.max(1, Math.ceil(ms / 1000));
+  }
+  return fallbackSeconds;
+}

@@ -1,0 +1,53 @@
+/** A tiny HTTP client with a cookie jar, as curl -b/-c or a browser would keep one. */
+export class Client {
+  readonly jar = new Map<string, string>();
+
+  constructor(readonly baseUrl: string) {}
+
+  cookieHeader(): string | undefined {
+    if (this.jar.size === 0) return undefined;
+    return [...this.jar].map(([k, v]) => `${k}=${v}`).join('; ');
+  }
+
+  async request(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
+    const cookie = this.cookieHeader();
+    const response = await fetch(this.baseUrl + path, {
+      method,
+      headers: {
+        ...(body !== undefined && { 'content-type': 'application/json' }),
+        ...(cookie && { cookie }),
+        ...headers,
+      },
+      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+    });
+    for (const line of response.headers.getSetCookie()) {
+      const [pair, ...attributes] = line.split(';');
+      const eq = pair!.indexOf('=');
+      const name = pair!.slice(0, eq).trim();
+      const value = pair!.slice(eq + 1).trim();
+      const expired = attributes.some((a) => /^\s*max-age=0\s*$/i.test(a)) || value === '';
+      if (expired) this.jar.delete(name);
+      else this.jar.set(name, value);
+    }
+    const text = await response.text();
+    let json: Record<string, unknown> = {};
+    try {
+      json = JSON.parse(text) as Record<string, unknown>;
+    } catch {
+      /* not JSON */
+    }
+    return { status: response.status, headers: response.headers, json, text, servedBy: response.headers.get('x-served-by') };
+  }
+
+  login(username = 'testuser', password = 'testpass') {
+    return this.request('POST', '/login', { username, password });
+  }
+
+  profile() {
+    return this.request('GET', '/profile');
+  }
+
+  logout() {
+    return this.request('POST', '/logout');
+  }
+}
