@@ -1,0 +1,95 @@
+import { spawn, execFileSync } from 'node:child_process';
+import net from 'node:net';
+import { describe, expect, it } from 'vitest';
+import { freePort } from '../scripts/lib/free-port.js';
+import { Client } from './helpers/http.js';
+
+/** Every descendant of a process, from ps: what Ctrl-C must leave nothing of. */
+function descendants(pid: number): number[] {
+  const rows = execFileSync('ps', ['-eo', 'pid=,ppid='], { encoding: 'utf8' })
+    .trim()
+    .split('\n')
+    .map((line) => line.trim().split(/\s+/).map(Number) as [number, number]);
+  const found: number[] = [];
+  const walk = (parent: number) => {
+    for (const [child, ppid] of rows) {
+      if (ppid === parent) {
+        found.push(child);
+        walk(child);
+      }
+    }
+  };
+  walk(pid);
+  return found;
+}
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+const portBound = (port: number) =>
+  new Promise<boolean>((resolve) => {
+    const socket = net.connect(port, '127.0.0.1');
+    socket.once('connect', () => (socket.destroy(), resolve(true)));
+    socket.once('error', () => resolve(false));
+  });
+
+function startLauncher(args: string[], env: NodeJS.ProcessEnv = process.env) {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts', ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const ready = new Promise<void>((resolve, reject) => {
+    child.stdout.on('data', () => output.includes('Ctrl-C stops everything') && resolve());
+    void exited.then(() => reject(new Error(`launcher exited early:\n${output}`)));
+  });
+  ready.catch(() => undefined); // awaited only by the tests that expect a start
+  return { child, ready, exited, output: () => output };
+}
+
+describe('npm start (the launcher)', () => {
+  it('starts the lab in redis mode, prints a banner, and Ctrl-C leaves no process or port behind', async () => {
+    const [port, adminPort] = [await freePort(), await freePort()];
+    const launcher = startLauncher(['--mode', 'redis', '--instances', '2', '--port', String(port), '--admin-port', String(adminPort)]);
+    await launcher.ready;
+    expect(launcher.output()).toContain(`http://localhost:${port}`);
+    expect(launcher.output()).toContain('mode redis');
+    expect(launcher.output()).toContain('(started by the lab)');
+
+    const client = new Client(`http://127.0.0.1:${port}`);
+    expect((await client.login()).status).toBe(200);
+    expect((await client.profile()).status).toBe(200);
+
+    const children = descendants(launcher.child.pid!);
+    // 2 instances + balancer + redis-server at least.
+    expect(children.length).toBeGreaterThanOrEqual(4);
+
+    const started = Date.now();
+    launcher.child.kill('SIGINT');
+    expect(await launcher.exited).toBe(0);
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(children.filter(alive)).toEqual([]);
+    expect(await portBound(port)).toBe(false);
+    expect(await portBound(adminPort)).toBe(false);
+  });
+
+  it('fails at once, saying how to get Redis, when redis mode has no redis-server', async () => {
+    const env = { ...process.env, PATH: '/nonexistent' };
+    delete env.REDIS_URL;
+    const launcher = startLauncher(['--mode', 'redis', '--port', String(await freePort())], env);
+    expect(await launcher.exited).toBe(1);
+    expect(launcher.output()).toMatch(/redis-server was not found on PATH.*apt-get install redis-server.*docker compose up/s);
+  });
+
+  it('rejects a bad option with a message and the usage', async () => {
+    const launcher = startLauncher(['--mode', 'chaos']);
+    expect(await launcher.exited).toBe(2);
+    expect(launcher.output()).toContain('--mode must be one of memory, sticky, redis');
+  });
+});
