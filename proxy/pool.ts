@@ -59,6 +59,7 @@ export class Pool {
   }
 
   start(): void {
+    void this.checkAll();
     this.timer = setInterval(() => void this.checkAll(), this.intervalMs);
     this.timer.unref();
   }
