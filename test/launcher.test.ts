@@ -80,7 +80,7 @@ describe('npm start (the launcher)', () => {
   });
 
   it('fails at once, saying how to get Redis, when redis mode has no redis-server', async () => {
-    const env = { ...process.env, PATH: '/nonexistent' };
+    const env: NodeJS.ProcessEnv = { ...process.env, PATH: '/nonexistent' };
     delete env.REDIS_URL;
     const launcher = startLauncher(['--mode', 'redis', '--port', String(await freePort())], env);
     expect(await launcher.exited).toBe(1);

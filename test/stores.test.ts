@@ -20,7 +20,7 @@ describe('memory store', () => {
     const original = session(60_000);
     await call((cb) => store.set('a', original, cb));
     (original as unknown as { user: { username: string } }).user.username = 'changed';
-    const loaded = (await call<Session>((cb) => store.get('a', cb))) as unknown as { user: { username: string } };
+    const loaded = (await call<Session | null>((cb) => store.get('a', cb))) as unknown as { user: { username: string } };
     expect(loaded.user.username).toBe('testuser');
     await store.close();
   });
@@ -65,7 +65,7 @@ describe('redis store (real redis-server)', () => {
     expect(ttl).toBeGreaterThan(25);
     expect(ttl).toBeLessThanOrEqual(30);
     expect(JSON.parse((await redis.get(`${prefix}abc`))!).user.username).toBe('testuser');
-    const loaded = (await call<Session>((cb) => store.get('abc', cb))) as unknown as { user: { username: string } };
+    const loaded = (await call<Session | null>((cb) => store.get('abc', cb))) as unknown as { user: { username: string } };
     expect(loaded.user.username).toBe('testuser');
   });
 
