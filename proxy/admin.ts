@@ -2,12 +2,15 @@ import { timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import { STORE_KINDS, type StoreKind } from '../services/config.js';
 import type { Balancer } from './balancer.js';
+import type { Dashboard } from './dashboard.js';
 import { MODES, MODE_NAMES, ROUTING_KINDS, type ModeName, type RoutingKind } from './modes.js';
 
 export interface AdminOptions {
   /** When set, every write needs `Authorization: Bearer <token>`. */
   token: string | undefined;
   loggerInstance?: FastifyServerOptions['loggerInstance'];
+  /** The live dashboard (GET /, GET /api/events and its controls); see dashboard.ts. */
+  dashboard?: Dashboard;
 }
 
 /**
@@ -65,6 +68,7 @@ export function buildAdmin(balancer: Balancer, options: AdminOptions): FastifyIn
   });
 
   app.get('/api/state', async () => state());
+  options.dashboard?.register(app, authorize);
 
   app.put('/api/routing', { onRequest: authorize, schema: body('routing', ROUTING_KINDS) }, async (request) => {
     balancer.setRouting((request.body as { routing: RoutingKind }).routing);

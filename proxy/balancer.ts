@@ -1,10 +1,15 @@
+import { EventEmitter } from 'node:events';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import https from 'node:https';
+import type { Duplex } from 'node:stream';
+import type { TLSSocket } from 'node:tls';
 import { Readable } from 'node:stream';
 import httpProxy from 'http-proxy';
 import type { StoreKind } from '../services/config.js';
 import type { BalancerConfig, InstanceAddress } from './config.js';
 import { modeOf, type RoutingKind } from './modes.js';
 import { Pool, type PoolBackend } from './pool.js';
+import { userPage } from './static-files.js';
 import { createStrategy, type Strategy } from './strategies.js';
 
 export interface BalancerStats {
@@ -16,18 +21,33 @@ export interface BalancerStats {
 
 export type Logger = Pick<Console, 'info' | 'warn' | 'error'>;
 
+/** One answer an instance gave through the balancer (the dashboard counts them). */
+export interface ServedEvent {
+  instance: string;
+  method: string;
+  path: string;
+  status: number;
+}
+
 export interface Balancer {
   server: http.Server;
   pool: Pool;
   stats: BalancerStats;
+  /** Emits 'served' (ServedEvent) for every answer an instance gave. */
+  traffic: EventEmitter;
   state(): { routing: RoutingKind; store: StoreKind; mode: string | null };
   setRouting(kind: RoutingKind): void;
   /** Switch every instance's store; instances that are down are told when they come back. */
   setStore(kind: StoreKind): Promise<{ id: string; ok: boolean; error?: string }[]>;
   addInstance(instance: InstanceAddress): void;
   removeInstance(id: string): boolean;
+  /** A second, HTTPS listener with the same routing (not listening yet); closed by close(). */
+  attachTls(tls: { key: string; cert: string }): https.Server;
   close(): Promise<void>;
 }
+
+// A health check started before a store switch can answer after it (checks time out at 2 s).
+const STALE_REPORT_MS = 2500;
 
 // Methods that are safe to send again when a connection broke before any answer came back.
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS']);
@@ -89,16 +109,27 @@ export function createBalancer(config: BalancerConfig, log: Logger = console): B
   let routing: RoutingKind = config.routing;
   let strategy: Strategy = createStrategy(routing);
   let store: StoreKind = config.store;
+  let storeSwitchedAt = 0;
   const stats: BalancerStats = { requests: 0, retries: 0, failed: 0 };
   const attempts = new WeakMap<IncomingMessage, Attempt>();
+  const traffic = new EventEmitter();
+  const serveLabPage = userPage();
 
   // Without keep-alive every proxied request opens a new TCP connection: half the throughput.
   const agent = new http.Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 256 });
   const proxy = httpProxy.createProxyServer({ agent, xfwd: true, proxyTimeout: config.proxyTimeoutMs });
 
   const pool = new Pool(config.instances, config.healthIntervalMs, (backend, report) => {
-    // An instance that restarted comes back with its start-up store: bring it in line.
-    if (report.store !== store && config.controlToken) void pushStore(backend, store);
+    // An instance that restarted (or just joined) comes back with its start-up store: bring it
+    // in line, and keep it out of the rotation until then, or its empty logbook logs people out.
+    if (report.store !== store && config.controlToken) {
+      // A report from a check that began before a switch is stale, not a restart: leave it in.
+      if (Date.now() - storeSwitchedAt > STALE_REPORT_MS) backend.up = false;
+      void pushStore(backend, store).then((result) => {
+        if (result.ok) backend.up = true;
+        else backend.lastError = `could not switch to the ${store} store: ${result.error}`;
+      });
+    }
   });
 
   async function pushStore(backend: PoolBackend, kind: StoreKind): Promise<{ id: string; ok: boolean; error?: string }> {
@@ -130,9 +161,16 @@ export function createBalancer(config: BalancerConfig, log: Logger = console): B
   proxy.on('proxyRes', (proxyRes, req) => {
     // A Trailer header on a response without chunked encoding makes Node throw while writing it.
     if (proxyRes.headers['transfer-encoding'] !== 'chunked') delete proxyRes.headers.trailer;
+    // Hop-by-hop: a draining instance's "connection: close" is about our socket to it, not the client's.
+    delete proxyRes.headers.connection;
     const attempt = attempts.get(req);
+    if (attempt?.backend) {
+      const served: ServedEvent = { instance: attempt.backend.id, method: req.method ?? 'GET', path: (req.url ?? '/').split('?')[0] ?? '/', status: proxyRes.statusCode ?? 0 };
+      traffic.emit('served', served);
+    }
     if (attempt?.setAffinity && attempt.backend) {
-      const pin = `${config.affinityCookie}=${attempt.backend.id}; Path=/; HttpOnly; SameSite=Lax`;
+      const secure = (req.socket as TLSSocket).encrypted ? '; Secure' : '';
+      const pin = `${config.affinityCookie}=${attempt.backend.id}; Path=/; HttpOnly; SameSite=Lax${secure}`;
       const existing = proxyRes.headers['set-cookie'] ?? [];
       proxyRes.headers['set-cookie'] = [...existing, pin];
     }
@@ -164,7 +202,9 @@ export function createBalancer(config: BalancerConfig, log: Logger = console): B
 
     const buffer = attempt.body ? Readable.from([attempt.body]) : undefined;
     proxy.web(req, res, { target: backend.url, ...(buffer && { buffer }) }, (err: NodeJS.ErrnoException) => {
-      const refused = err.code === 'ECONNREFUSED';
+      // Under docker compose a stopped container's name stops resolving: like a refusal,
+      // the request never left, so it counts as one.
+      const refused = ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN'].includes(err.code ?? '');
       // Refused: the instance never saw the request, so any method may go elsewhere.
       // Reset before an answer: only idempotent requests may be sent again.
       const retryable = refused || (!attempt.timedOut && IDEMPOTENT.has(req.method ?? '') && ['ECONNRESET', 'EPIPE'].includes(err.code ?? ''));
@@ -176,7 +216,15 @@ export function createBalancer(config: BalancerConfig, log: Logger = console): B
         return;
       }
       stats.failed++;
-      if (attempt.timedOut) {
+      if (refused) {
+        // Nobody is listening where we tried: the service is unavailable, not broken.
+        sendJson(
+          res,
+          503,
+          { error: 'no_instance_available', message: `instance ${backend.id} refused the connection and no other could take it; try again shortly` },
+          { 'retry-after': '2' },
+        );
+      } else if (attempt.timedOut) {
         sendJson(res, 504, {
           error: 'instance_timeout',
           message: `instance ${backend.id} did not answer within ${config.proxyTimeoutMs} ms`,
@@ -189,6 +237,8 @@ export function createBalancer(config: BalancerConfig, log: Logger = console): B
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    // The dashboard's "be a user" page: static, on the public origin so it gets real cookies.
+    if (req.url?.startsWith('/__lab/')) return serveLabPage(req, res);
     stats.requests++;
     // The instances' control routes are for the admin API only, never for the public port.
     if (req.url?.startsWith('/_control')) {
@@ -219,25 +269,36 @@ export function createBalancer(config: BalancerConfig, log: Logger = console): B
     forward(req, res, attempt);
   }
 
-  const server = http.createServer({ requestTimeout: 30_000, headersTimeout: 10_000 }, (req, res) => {
+  // Slowloris: a client that trickles its headers is cut off after headersTimeout. Node checks
+  // the deadlines only every connectionsCheckingInterval (30 s by default), hence the shorter one.
+  const serverOptions = {
+    requestTimeout: config.requestTimeoutMs,
+    headersTimeout: config.headersTimeoutMs,
+    connectionsCheckingInterval: Math.min(1000, Math.ceil(config.headersTimeoutMs / 4)),
+  };
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     handle(req, res).catch((err: Error) => {
       log.error({ err: err.message }, 'balancer request failed');
       sendJson(res, 500, { error: 'internal_error', message: 'the balancer failed on this request; details are in its log' });
     });
-  });
+  };
   // A malformed request or oversized headers: answer and close, never crash.
-  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+  const onClientError = (err: NodeJS.ErrnoException, socket: Duplex) => {
     if (!socket.writable) return socket.destroy();
     const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
     const body = JSON.stringify({ error: 'bad_request', message: `malformed request (${err.code ?? 'parse error'})` });
     socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
-  });
+  };
+  const server = http.createServer(serverOptions, onRequest);
+  server.on('clientError', onClientError);
+  let tlsServer: https.Server | null = null;
   pool.start();
 
   return {
     server,
     pool,
     stats,
+    traffic,
     state: () => ({ routing, store, mode: modeOf(routing, store) }),
     setRouting(kind) {
       routing = kind;
@@ -245,20 +306,37 @@ export function createBalancer(config: BalancerConfig, log: Logger = console): B
     },
     async setStore(kind) {
       store = kind;
+      storeSwitchedAt = Date.now();
       return Promise.all(pool.backends.filter((b) => b.up).map((b) => pushStore(b, kind)));
     },
     addInstance(instance) {
-      pool.add(instance);
+      // In the rotation after its first health check, which also brings its store in line.
+      const backend = pool.add(instance);
+      backend.up = false;
+      void pool.check(backend);
     },
     removeInstance(id) {
       return pool.remove(id);
     },
+    attachTls(tls) {
+      tlsServer = https.createServer({ ...serverOptions, ...tls }, onRequest);
+      tlsServer.on('clientError', onClientError);
+      // A TLS handshake that fails (a client that distrusts our self-signed certificate) is not a crash.
+      tlsServer.on('tlsClientError', (err: Error) => log.warn({ err: err.message }, 'TLS handshake failed'));
+      return tlsServer;
+    },
     async close() {
       pool.stop();
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
+      await Promise.all(
+        [server, tlsServer].map(
+          (s) =>
+            new Promise<void>((resolve) => {
+              if (!s?.listening) return resolve();
+              s.close(() => resolve());
+              s.closeAllConnections();
+            }),
+        ),
+      );
       proxy.close();
       agent.destroy();
     },

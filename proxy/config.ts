@@ -1,6 +1,6 @@
 import { STORE_KINDS, type StoreKind } from '../services/config.js';
 import { ConfigError } from '../services/errors.js';
-import { ROUTING_KINDS, type RoutingKind } from './modes.js';
+import { MODES, MODE_NAMES, ROUTING_KINDS, type ModeName, type RoutingKind } from './modes.js';
 
 export interface InstanceAddress {
   id: string;
@@ -26,7 +26,18 @@ export interface BalancerConfig {
   proxyTimeoutMs: number;
   /** Largest request body the balancer buffers (it buffers so it can retry safely). */
   maxBodyBytes: number;
+  /** A client must finish its headers, and its whole request, within these (slowloris). */
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
+  /** Optional HTTPS listener (0 picks a free port); without TLS_CERT/TLS_KEY it makes a self-signed pair. */
+  httpsPort: number | undefined;
+  tlsCertFile: string | undefined;
+  tlsKeyFile: string | undefined;
   logLevel: string;
+  /** The dashboard's view of the shared logbook (key count, pause, flush); optional. */
+  redisUrl: string | undefined;
+  /** Must match the instances' REDIS_KEY_PREFIX. */
+  redisKeyPrefix: string;
 }
 
 type Env = Record<string, string | undefined>;
@@ -70,9 +81,13 @@ export function loadBalancerConfig(env: Env = process.env): BalancerConfig {
   if (instances.length === 0) {
     throw new ConfigError('INSTANCES is required, e.g. INSTANCES=app-1=http://127.0.0.1:3001,app-2=http://127.0.0.1:3002');
   }
-  const routing = (env.ROUTING || 'round-robin') as RoutingKind;
+  // LAB_MODE is a preset (docker compose sets it from MODE); an explicit ROUTING or STORE
+  // overrides it. Not MODE itself: that name is too common (vitest sets MODE=test).
+  const mode = (env.LAB_MODE || 'memory') as ModeName;
+  if (!MODE_NAMES.includes(mode)) throw new ConfigError(`LAB_MODE=${mode} is not one of: ${MODE_NAMES.join(', ')}`);
+  const routing = (env.ROUTING || MODES[mode].routing) as RoutingKind;
   if (!ROUTING_KINDS.includes(routing)) throw new ConfigError(`ROUTING=${routing} is not one of: ${ROUTING_KINDS.join(', ')}`);
-  const store = (env.STORE || 'memory') as StoreKind;
+  const store = (env.STORE || MODES[mode].store) as StoreKind;
   if (!STORE_KINDS.includes(store)) throw new ConfigError(`STORE=${store} is not one of: ${STORE_KINDS.join(', ')}`);
   return {
     host: env.HOST || '127.0.0.1',
@@ -89,6 +104,27 @@ export function loadBalancerConfig(env: Env = process.env): BalancerConfig {
     healthIntervalMs: positive(env, 'HEALTH_INTERVAL_MS', 1000),
     proxyTimeoutMs: positive(env, 'PROXY_TIMEOUT_MS', 10_000),
     maxBodyBytes: positive(env, 'MAX_BODY_BYTES', 64 * 1024),
+    ...clientTimeouts(env),
+    httpsPort: env.HTTPS_PORT === undefined || env.HTTPS_PORT === '' ? undefined : port(env, 'HTTPS_PORT', 0),
+    ...tlsFiles(env),
     logLevel: env.LOG_LEVEL || 'info',
+    redisUrl: env.REDIS_URL || undefined,
+    redisKeyPrefix: env.REDIS_KEY_PREFIX || 'coatcheck:sess:',
   };
+}
+
+function tlsFiles(env: Env): { tlsCertFile: string | undefined; tlsKeyFile: string | undefined } {
+  const tlsCertFile = env.TLS_CERT || undefined;
+  const tlsKeyFile = env.TLS_KEY || undefined;
+  if (Boolean(tlsCertFile) !== Boolean(tlsKeyFile)) throw new ConfigError('TLS_CERT and TLS_KEY go together: set both, or neither for a self-signed pair');
+  return { tlsCertFile, tlsKeyFile };
+}
+
+function clientTimeouts(env: Env): { headersTimeoutMs: number; requestTimeoutMs: number } {
+  const headersTimeoutMs = positive(env, 'HEADERS_TIMEOUT_MS', 10_000);
+  const requestTimeoutMs = positive(env, 'REQUEST_TIMEOUT_MS', 30_000);
+  if (headersTimeoutMs > requestTimeoutMs) {
+    throw new ConfigError(`HEADERS_TIMEOUT_MS (${headersTimeoutMs}) cannot exceed REQUEST_TIMEOUT_MS (${requestTimeoutMs})`);
+  }
+  return { headersTimeoutMs, requestTimeoutMs };
 }

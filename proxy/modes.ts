@@ -1,7 +1,7 @@
 import type { StoreKind } from '../services/config.js';
 
-export type RoutingKind = 'round-robin' | 'cookie' | 'ip-hash';
-export const ROUTING_KINDS: readonly RoutingKind[] = ['round-robin', 'cookie', 'ip-hash'];
+export type RoutingKind = 'round-robin' | 'cookie' | 'ip-hash' | 'consistent-hash';
+export const ROUTING_KINDS: readonly RoutingKind[] = ['round-robin', 'cookie', 'ip-hash', 'consistent-hash'];
 
 export type ModeName = 'memory' | 'sticky' | 'redis';
 

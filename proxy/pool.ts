@@ -8,6 +8,9 @@ export interface PoolBackend extends Backend {
   storeOk: boolean | null;
   lastError: string | null;
   requests: number;
+  /** From the last health check, for the dashboard: its memory logbook's size and its process. */
+  sessions?: number | null;
+  pid?: number | null;
 }
 
 export interface HealthReport {
@@ -15,6 +18,7 @@ export interface HealthReport {
   store: StoreKind;
   storeOk: boolean;
   sessions: number | null;
+  pid?: number;
 }
 
 /**
@@ -24,7 +28,10 @@ export interface HealthReport {
 export class Pool {
   readonly backends: PoolBackend[];
   private timer: NodeJS.Timeout | undefined;
-  private checking = false;
+  // Per backend, so one frozen instance (its check waiting for the timeout) never delays the others'.
+  private readonly checking = new Set<PoolBackend>();
+  // Consecutive slow or failed checks: one late /health on a busy machine is not an outage.
+  private readonly misses = new WeakMap<PoolBackend, number>();
 
   constructor(
     instances: InstanceAddress[],
@@ -69,27 +76,49 @@ export class Pool {
   }
 
   async checkAll(): Promise<void> {
-    if (this.checking) return;
-    this.checking = true;
-    try {
-      await Promise.all(this.backends.map((b) => this.check(b)));
-    } finally {
-      this.checking = false;
-    }
+    await Promise.all(
+      this.backends.map(async (b) => {
+        if (this.checking.has(b)) return;
+        this.checking.add(b);
+        try {
+          await this.check(b);
+        } finally {
+          this.checking.delete(b);
+        }
+      }),
+    );
+  }
+
+  /** A check that failed softly (timeout, 5xx): down only on the second in a row. */
+  private miss(backend: PoolBackend, reason: string): void {
+    const misses = (this.misses.get(backend) ?? 0) + 1;
+    this.misses.set(backend, misses);
+    if (misses >= 2) this.markDown(backend, reason);
   }
 
   async check(backend: PoolBackend): Promise<void> {
     try {
-      const response = await fetch(`${backend.url}/health`, { signal: AbortSignal.timeout(Math.min(this.intervalMs, 2000)) });
-      if (!response.ok) throw new Error(`/health answered ${response.status}`);
+      const response = await fetch(`${backend.url}/health`, { signal: AbortSignal.timeout(Math.min(Math.max(this.intervalMs, 1000), 2000)) });
+      if (response.status === 503) {
+        // Draining (SIGTERM): out of the rotation at once, before it closes its port.
+        const body = (await response.json().catch(() => ({}))) as { status?: string };
+        if (body.status === 'draining') return this.markDown(backend, 'draining (shutting down)');
+      }
+      if (!response.ok) return this.miss(backend, `/health answered ${response.status}`);
       const report = (await response.json()) as HealthReport;
+      this.misses.delete(backend);
       backend.up = true;
       backend.lastError = null;
       backend.store = report.store;
       backend.storeOk = report.storeOk;
+      backend.sessions = report.sessions;
+      backend.pid = report.pid ?? null;
       this.onHealthy(backend, report);
     } catch (err) {
-      this.markDown(backend, (err as Error).message);
+      const cause = (err as { cause?: { code?: string } }).cause;
+      // Refused: nothing listens, no need to wait for a second opinion.
+      if (cause?.code === 'ECONNREFUSED') this.markDown(backend, 'connection refused');
+      else this.miss(backend, (err as Error).message);
     }
   }
 }

@@ -98,5 +98,74 @@ export function createStrategy(kind: RoutingKind): Strategy {
       return cookieAffinity();
     case 'ip-hash':
       return ipHash();
+    case 'consistent-hash':
+      return consistentHash();
   }
+}
+
+/** murmur3's finaliser: FNV gives similar addresses similar hashes; this spreads them over the ring. */
+function mix32(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+export function ringHash(text: string): number {
+  return mix32(fnv1a(text));
+}
+
+/** Points on a hash ring, sorted, each naming the instance that owns the arc ending there. */
+export interface HashRing {
+  points: Uint32Array;
+  owners: string[];
+}
+
+/** Each instance gets `replicas` points, so the arcs even out and one new instance takes about 1/(N+1). */
+export function hashRing(ids: readonly string[], replicas = 160): HashRing {
+  const entries = ids.flatMap((id) => Array.from({ length: replicas }, (_, r) => ({ point: ringHash(`${id}#${r}`), id })));
+  entries.sort((a, b) => a.point - b.point || (a.id < b.id ? -1 : 1));
+  return { points: Uint32Array.from(entries, (e) => e.point), owners: entries.map((e) => e.id) };
+}
+
+/** The first instance clockwise from the key's point that `accept` allows (default: any), or null. */
+export function ringLookup(ring: HashRing, key: string, accept: (id: string) => boolean = () => true): string | null {
+  const { points, owners } = ring;
+  if (points.length === 0) return null;
+  const h = ringHash(key);
+  let lo = 0;
+  let hi = points.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (points[mid]! < h) lo = mid + 1;
+    else hi = mid;
+  }
+  for (let i = 0; i < points.length; i++) {
+    const id = owners[(lo + i) % points.length]!;
+    if (accept(id)) return id;
+  }
+  return null;
+}
+
+/**
+ * Consistent hashing of the client address (as HAProxy's `hash-type consistent`):
+ * adding an instance moves only the clients on its new arcs, about 1/(N+1) of them,
+ * where ip-hash's modulo moves about N/(N+1). A down instance's clients go to the
+ * next instance clockwise; everyone else stays put.
+ */
+export function consistentHash(replicas = 160): Strategy {
+  let cached: { key: string; ring: HashRing } | null = null;
+  return {
+    kind: 'consistent-hash',
+    pick(backends, request) {
+      if (backends.length === 0) return null;
+      const key = backends.map((b) => b.id).join(',');
+      if (cached?.key !== key) cached = { key, ring: hashRing(backends.map((b) => b.id), replicas) };
+      const byId = new Map(backends.map((b) => [b.id, b]));
+      const id = ringLookup(cached.ring, request.clientIp, (candidate) => byId.get(candidate)?.up === true);
+      return id === null ? null : { backend: byId.get(id)!, setAffinity: false };
+    },
+  };
 }

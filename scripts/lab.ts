@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { StoreKind } from '../services/config.js';
 import { MODES, type ModeName, type RoutingKind } from '../proxy/modes.js';
+import { serveLabActions } from './lab-actions.js';
 import { startNode, stopChild } from './lib/processes.js';
 import { REDIS_MISSING, hasRedisServer, startRedisServer, type RedisServer } from './lib/redis-server.js';
 
@@ -39,6 +40,8 @@ export interface LabInstance {
 
 export interface Lab extends EventEmitter {
   url: string;
+  /** The balancer's HTTPS listener (self-signed), when balancerEnv sets HTTPS_PORT. */
+  httpsUrl: string | undefined;
   adminUrl: string;
   routing: RoutingKind;
   store: StoreKind;
@@ -53,6 +56,12 @@ export interface Lab extends EventEmitter {
   waitForRestart(id: string): Promise<LabInstance>;
   /** Starts one more instance and adds it to the balancer. */
   addInstance(): Promise<LabInstance>;
+  /** Stops an instance on purpose (SIGTERM): unlike a crash, it is not restarted until startInstance. */
+  stopInstance(id: string): Promise<void>;
+  /** Starts a stopped instance again, on its port, with an empty memory store. */
+  startInstance(id: string): Promise<LabInstance>;
+  /** Takes an instance out of the balancer's pool, then stops it. */
+  removeInstance(id: string): Promise<void>;
   /** Switches routing and/or store through the admin API. */
   admin(path: string, body: object): Promise<unknown>;
   close(): Promise<void>;
@@ -73,6 +82,8 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
   const restartCrashed = options.restartCrashed ?? true;
   const emitter = new EventEmitter();
   let closing = false;
+  // Instances stopped on purpose (dashboard stop/remove): their exit is not a crash to restart.
+  const stopped = new Set<string>();
 
   let redis: RedisServer | null = null;
   let redisUrl = options.redisUrl ?? process.env.REDIS_URL ?? undefined;
@@ -105,7 +116,7 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
     });
     const instance: LabInstance = { id, port: ready.port, url: `http://127.0.0.1:${ready.port}`, child };
     child.once('exit', (code, signal) => {
-      if (closing || !restartCrashed) return;
+      if (closing || !restartCrashed || stopped.has(id)) return;
       emitter.emit('crashed', id, signal ?? code);
       // Same port, empty memory: what a container restart policy does after a crash.
       setTimeout(() => {
@@ -138,6 +149,9 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
         STORE: store,
         CONTROL_TOKEN: controlToken,
         ...(options.adminToken && { ADMIN_TOKEN: options.adminToken }),
+        // The dashboard shows the shared logbook and can pause or flush it.
+        ...(redisUrl && { REDIS_URL: redisUrl }),
+        ...(options.instanceEnv?.REDIS_KEY_PREFIX && { REDIS_KEY_PREFIX: options.instanceEnv.REDIS_KEY_PREFIX }),
         ...options.balancerEnv,
       },
       { name: 'balancer', onLine: (line, stream) => onLine('balancer', line, stream) },
@@ -161,6 +175,7 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
 
     const lab: Lab = Object.assign(emitter, {
       url: `http://127.0.0.1:${started.ready.port}`,
+      httpsUrl: started.ready.httpsPort === undefined ? undefined : `https://127.0.0.1:${started.ready.httpsPort}`,
       adminUrl,
       routing,
       store,
@@ -187,20 +202,49 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
         });
       },
       async addInstance() {
-        const id = `app-${instances.length + 1}`;
+        let n = instances.length + 1;
+        while (instances.some((i) => i.id === `app-${n}`)) n++;
+        const id = `app-${n}`;
         const instance = await spawnInstance(id, 0);
         instances.push(instance);
         await admin('/api/instances', { id, url: instance.url }, 'POST');
         return instance;
       },
+      async stopInstance(id: string) {
+        const instance = instances.find((i) => i.id === id);
+        if (!instance) throw new Error(`no instance ${id}`);
+        stopped.add(id);
+        await stopChild(instance.child);
+        emitter.emit('stopped', id);
+      },
+      async startInstance(id: string) {
+        const index = instances.findIndex((i) => i.id === id);
+        if (index < 0 || !stopped.has(id)) throw new Error(`${id} is not a stopped instance`);
+        const next = await spawnInstance(id, instances[index]!.port);
+        instances[index] = next;
+        stopped.delete(id);
+        emitter.emit('started', next);
+        return next;
+      },
+      async removeInstance(id: string) {
+        const instance = instances.find((i) => i.id === id);
+        if (!instance) throw new Error(`no instance ${id}`);
+        await admin(`/api/instances/${encodeURIComponent(id)}`, {}, 'DELETE');
+        stopped.add(id);
+        await stopChild(instance.child);
+        instances.splice(instances.indexOf(instance), 1);
+        stopped.delete(id);
+      },
       admin: (path: string, body: object) => admin(path, body),
       async close() {
         closing = true;
+        actions.close();
         await stopChild(balancer!);
         await Promise.all(instances.map((i) => stopChild(i.child)));
         await redis?.stop();
       },
     });
+    const actions = serveLabActions(lab, balancer);
     return lab;
   } catch (err) {
     closing = true;

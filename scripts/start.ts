@@ -90,6 +90,7 @@ function banner(lab: Lab, publicPort: number): string {
     mode ? `  ${MODES[mode].summary}` : '',
     '',
     `  balancer   ${url}   the lesson API: POST /login, GET /profile, POST /logout`,
+    `  dashboard  ${lab.adminUrl}/   the live lab in a browser (admin port, loopback only)`,
     `  admin      ${lab.adminUrl}   GET /api/state, PUT /api/mode (loopback only)`,
     `  instances  ${lab.instances.map((i) => `${i.id} ${i.url}`).join(', ')}`,
     `  redis      ${lab.redisUrl ? `${lab.redisUrl}${lab.redis ? ' (started by the lab)' : ''}` : 'none (redis-server not installed: the redis store is unavailable)'}`,

@@ -3,6 +3,8 @@ import fastifySession from '@fastify/session';
 import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { AccountBook } from './accounts.js';
 import type { AppConfig } from './config.js';
+import { readSessionCookie, writeSessionCookie } from './cookie-policy.js';
+import { Drain } from './drain.js';
 import { StoreUnavailableError } from './errors.js';
 import { authRoutes } from './routes/auth.js';
 import { controlRoutes } from './routes/control.js';
@@ -21,6 +23,8 @@ export interface BuildOptions {
 declare module 'fastify' {
   interface FastifyInstance {
     sessionStore: SwitchableStore;
+    /** main.ts starts it on SIGTERM, before app.close(). */
+    drain: Drain;
   }
 }
 
@@ -50,6 +54,7 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}): P
             url: redisUrl,
             keyPrefix: config.redisKeyPrefix,
             defaultTtlSeconds: config.sessionTtlSeconds,
+            autoPipelining: config.redisAutoPipelining,
             onError: (err) => app.log.warn({ err: err.message }, 'redis connection problem'),
           }),
       }),
@@ -57,6 +62,14 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}): P
     config.store,
   );
   app.decorate('sessionStore', store);
+  const drain = new Drain();
+  app.decorate('drain', drain);
+  // While draining, every answer asks the balancer to drop its kept-alive connection, so
+  // nothing new arrives on it once the server closes (that would be a 503 "closing").
+  app.addHook('onRequest', (_request, reply, done) => {
+    if (drain.draining) reply.header('connection', 'close');
+    done();
+  });
   app.addHook('onClose', () => store.close());
 
   // Every response names its instance, so the round robin is visible with curl alone.
@@ -70,6 +83,11 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}): P
   app.removeContentTypeParser(['text/plain']);
 
   await app.register(fastifyCookie, { secret: config.sessionSecrets });
+  // Between cookie parsing and the session lookup: over HTTPS the session lives in `__Host-<name>`.
+  app.addHook('onRequest', (request, _reply, done) => {
+    readSessionCookie(request.cookies, config.cookieName, request.protocol === 'https');
+    done();
+  });
   await app.register(fastifySession, {
     secret: config.sessionSecrets,
     cookieName: config.cookieName,
@@ -78,11 +96,13 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}): P
     saveUninitialized: false,
     // Default true: every lookup would also write the session back and re-send the cookie,
     // doubling store traffic. The idle timeout counts from the last write instead.
-    rolling: false,
+    // SESSION_ROLLING=true turns it back on, so the bench can show what it costs.
+    rolling: config.sessionRolling,
     cookie: {
-      // Default true: over plain HTTP the browser would never get the cookie. 'auto'
-      // sets Secure when the client used HTTPS, which the balancer reports in X-Forwarded-Proto.
-      secure: 'auto',
+      // Default true: over plain HTTP the browser would never get the cookie. Not 'auto'
+      // either: it forces SameSite=Lax over HTTP, so COOKIE_SAMESITE=strict would be ignored.
+      // Secure (and the __Host- name) are added per request in the onSend hook below.
+      secure: false,
       httpOnly: true,
       sameSite: config.sameSite,
       path: '/',
@@ -96,6 +116,18 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}): P
   // Logout (request.session === null after destroy) still clears it.
   app.addHook('onSend', (request, reply, payload, done) => {
     if (request.session !== null) dropCookieClearing(reply, config.cookieName);
+    done(null, payload);
+  });
+
+  // After the session plugin and the hook above have written Set-Cookie: HTTPS gets Secure + __Host-.
+  app.addHook('onSend', (request, reply, payload, done) => {
+    const header = reply.getHeader('set-cookie');
+    if (header !== undefined && request.protocol === 'https') {
+      const lines = Array.isArray(header) ? header.map(String) : [String(header)];
+      // reply.header() appends to set-cookie instead of replacing it.
+      reply.removeHeader('set-cookie');
+      reply.header('set-cookie', writeSessionCookie(lines, config.cookieName, true));
+    }
     done(null, payload);
   });
 
@@ -130,13 +162,19 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}): P
     }),
   );
 
-  app.get('/health', async () => ({
-    instance: config.instanceId,
-    pid: process.pid,
-    store: store.kind,
-    storeOk: await store.ping(),
-    sessions: await store.size(),
-  }));
+  app.get('/health', async (_request, reply) => {
+    // 503 tells the balancer's health check to stop choosing this instance before it closes.
+    if (drain.probed()) return reply.code(503).send({ instance: config.instanceId, status: 'draining' });
+    return {
+      instance: config.instanceId,
+      pid: process.pid,
+      store: store.kind,
+      storeOk: await store.ping(),
+      sessions: await store.size(),
+      // The soak test watches this for leaks: RSS also counts scrypt's 16 MiB work buffers.
+      heapUsedMiB: Math.round((process.memoryUsage().heapUsed / 1048576) * 10) / 10,
+    };
+  });
 
   authRoutes(app, config, accounts, store);
   if (config.controlToken) {

@@ -29,6 +29,16 @@ export interface AppConfig {
   accountsFile: string;
   sweepIntervalMs: number;
   logLevel: string;
+  /** Rewrite the session and re-send the cookie on every request (bench row; off by default). */
+  sessionRolling: boolean;
+  /** Batch concurrent Redis commands into one round trip (on by default; off only to measure it). */
+  redisAutoPipelining: boolean;
+  /** Failed logins allowed per account, and per client address, in one window; then 429. */
+  loginMaxFailures: number;
+  loginMaxFailuresPerIp: number;
+  loginWindowSeconds: number;
+  /** On SIGTERM: longest wait for the balancer to see /health say "draining" before closing. */
+  drainMaxMs: number;
 }
 
 export const DEFAULT_ACCOUNTS_FILE = fileURLToPath(new URL('./accounts.json', import.meta.url));
@@ -52,6 +62,14 @@ function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], 
     throw new ConfigError(`${name}=${raw} is not one of: ${allowed.join(', ')}`);
   }
   return raw as T;
+}
+
+function flag(env: Env, name: string, fallback: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (raw === 'true' || raw === '1') return true;
+  if (raw === 'false' || raw === '0') return false;
+  throw new ConfigError(`${name}=${raw} is not a boolean (use true or false)`);
 }
 
 function list(raw: string | undefined): string[] {
@@ -98,5 +116,11 @@ export function loadConfig(env: Env = process.env): AppConfig {
     accountsFile: env.ACCOUNTS_FILE || DEFAULT_ACCOUNTS_FILE,
     sweepIntervalMs: int(env, 'SWEEP_INTERVAL_MS', 60_000, 100, 3_600_000),
     logLevel: oneOf(env, 'LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
+    sessionRolling: flag(env, 'SESSION_ROLLING', false),
+    redisAutoPipelining: flag(env, 'REDIS_AUTOPIPELINING', true),
+    loginMaxFailures: int(env, 'LOGIN_MAX_FAILURES', 5, 1, 1_000_000),
+    loginMaxFailuresPerIp: int(env, 'LOGIN_MAX_FAILURES_PER_IP', 100, 1, 1_000_000),
+    loginWindowSeconds: int(env, 'LOGIN_WINDOW_SECONDS', 60, 1, 24 * 3600),
+    drainMaxMs: int(env, 'DRAIN_MAX_MS', 3000, 0, 60_000),
   };
 }

@@ -24,6 +24,11 @@ const app = await buildApp(config, {
 const closer = closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
   if (err) app.log.error({ err }, 'closing after an error');
   else app.log.info({ signal }, 'shutting down');
+  // A signal is a planned stop: let the balancer route around us first, then finish in-flight requests.
+  if (signal) {
+    const drained = await app.drain.start(config.drainMaxMs);
+    app.log.info({ drained }, 'drained, closing');
+  }
   await app.close();
 });
 

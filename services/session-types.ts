@@ -9,5 +9,7 @@ declare module 'fastify' {
     /** The instance that wrote the session, to make the round robin visible. */
     createdBy?: string;
     cart?: string[];
+    /** Last idle-timeout refresh (ms since epoch); writing it is what makes the store save the session. */
+    refreshedAt?: number;
   }
 }

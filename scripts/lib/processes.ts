@@ -6,6 +6,8 @@ export interface ReadyMessage {
   instance: string;
   port: number;
   adminPort?: number;
+  /** The balancer's HTTPS listener, when HTTPS_PORT is set. */
+  httpsPort?: number;
 }
 
 /**
@@ -32,11 +34,17 @@ export interface NodeChild {
 export function startNode(
   relativeEntry: string,
   env: Record<string, string>,
-  options: { name: string; onLine?: (line: string, stream: 'stdout' | 'stderr') => void; timeoutMs?: number },
+  options: {
+    name: string;
+    onLine?: (line: string, stream: 'stdout' | 'stderr') => void;
+    timeoutMs?: number;
+    /** Extra Node flags, e.g. --cpu-prof (which NODE_OPTIONS does not accept). */
+    nodeArgs?: string[];
+  },
 ): Promise<NodeChild> {
   const { file, execArgv } = entry(relativeEntry);
   const child = fork(file, [], {
-    execArgv,
+    execArgv: [...execArgv, ...(options.nodeArgs ?? [])],
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   });

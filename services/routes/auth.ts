@@ -1,6 +1,8 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifySessionObject } from '@fastify/session';
 import type { AccountBook } from '../accounts.js';
 import type { AppConfig } from '../config.js';
+import { LoginThrottle } from '../login-throttle.js';
 import type { LabStore } from '../stores/types.js';
 
 const credentials = {
@@ -30,6 +32,11 @@ type Why = { reason: 'no_cookie' | 'bad_signature' | 'unknown_session' | 'expire
  */
 export function authRoutes(app: FastifyInstance, config: AppConfig, accounts: AccountBook, store: LabStore): void {
   const id = config.instanceId;
+  const throttle = new LoginThrottle(store, {
+    perAccount: config.loginMaxFailures,
+    perAddress: config.loginMaxFailuresPerIp,
+    windowSeconds: config.loginWindowSeconds,
+  });
 
   /** A 401 that says why, so the lost session is visible rather than mysterious. */
   function whyLoggedOut(request: FastifyRequest): Why {
@@ -54,13 +61,40 @@ export function authRoutes(app: FastifyInstance, config: AppConfig, accounts: Ac
     return loginAt === undefined || Date.now() - loginAt > config.sessionAbsoluteSeconds * 1000;
   }
 
+  // Without rolling, the store TTL would count from login, not from the last visit: an
+  // active user would be logged out mid-task. Writing on every read doubles store traffic,
+  // so the session is refreshed only once half of its idle time is spent.
+  function keepAlive(session: FastifySessionObject): void {
+    if (config.sessionRolling) return;
+    // On load the plugin recomputes cookie.expires as now + maxAge; the stored expiry is originalExpires.
+    const { originalExpires } = session.cookie as { originalExpires?: Date | string };
+    const left = originalExpires ? new Date(originalExpires).getTime() - Date.now() : 0;
+    if (left < (config.sessionTtlSeconds * 1000) / 2) {
+      session.touch();
+      session.refreshedAt = Date.now();
+    }
+  }
+
   app.post('/login', { schema: { body: credentials } }, async (request, reply) => {
     const { username, password } = request.body as { username: string; password: string };
+    const throttled = await throttle.check(username, request.ip);
+    if (throttled.blocked) {
+      return reply
+        .code(429)
+        .header('retry-after', String(throttled.retryAfterSeconds))
+        .send({
+          error: 'too_many_attempts',
+          message: `too many failed logins for this account or address; try again in ${throttled.retryAfterSeconds}s`,
+          servedBy: id,
+        });
+    }
     const user = await accounts.authenticate(username, password);
     if (!user) {
+      await throttle.failed(username, request.ip);
       // One answer for unknown user and wrong password: never reveal which accounts exist.
       return reply.code(401).send({ error: 'invalid_credentials', message: 'wrong username or password', servedBy: id });
     }
+    await throttle.succeeded(username);
     // A new session ID at login, so an ID planted before login (session fixation) never becomes a logged-in one.
     await request.session.regenerate();
     const loginAt = Date.now();
@@ -68,6 +102,7 @@ export function authRoutes(app: FastifyInstance, config: AppConfig, accounts: Ac
     request.session.loginAt = loginAt;
     request.session.createdBy = id;
     request.session.cart = [];
+    await store.trackLogin(user.username, request.session.sessionId, config.sessionTtlSeconds);
     return { user, loginAt: new Date(loginAt).toISOString(), createdBy: id, servedBy: id };
   });
 
@@ -84,6 +119,7 @@ export function authRoutes(app: FastifyInstance, config: AppConfig, accounts: Ac
         servedBy: id,
       });
     }
+    keepAlive(request.session);
     return {
       username: user.username,
       displayName: user.displayName,
@@ -100,6 +136,7 @@ export function authRoutes(app: FastifyInstance, config: AppConfig, accounts: Ac
       return reply.code(401).send({ error: 'not_logged_in', ...whyLoggedOut(request), servedBy: id });
     }
     const { item } = request.body as { item: string };
+    keepAlive(request.session);
     request.session.cart = [...(request.session.cart ?? []), item].slice(-CART_LIMIT);
     return { cart: request.session.cart, servedBy: id };
   });
@@ -110,5 +147,26 @@ export function authRoutes(app: FastifyInstance, config: AppConfig, accounts: Ac
     if (request.cookies[config.cookieName]) await request.session.destroy();
     reply.clearCookie(config.cookieName, { path: '/' });
     return { loggedOut: wasLoggedIn, servedBy: id };
+  });
+
+  // "I left myself logged in at the library": end every session of this user, not just this one.
+  app.post('/logout/everywhere', async (request, reply) => {
+    const { user, loginAt } = request.session;
+    if (!user || loginExpired(loginAt)) {
+      return reply.code(401).send({ error: 'not_logged_in', ...whyLoggedOut(request), servedBy: id });
+    }
+    const ended = await store.destroyUser(user.username);
+    await request.session.destroy();
+    reply.clearCookie(config.cookieName, { path: '/' });
+    return {
+      loggedOut: true,
+      sessionsEnded: ended,
+      scope: store.kind === 'memory' ? 'instance' : 'everywhere',
+      message:
+        store.kind === 'memory'
+          ? `ended ${ended} session(s) in the memory store of ${id} only: sessions this user holds on other instances live on (each instance has its own logbook)`
+          : `ended ${ended} session(s) in the shared ${store.kind} store: every instance now refuses them`,
+      servedBy: id,
+    };
   });
 }

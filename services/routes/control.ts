@@ -1,7 +1,11 @@
 import { timingSafeEqual } from 'node:crypto';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, Session } from 'fastify';
 import { STORE_KINDS, type StoreKind } from '../config.js';
 import type { SwitchableStore } from '../stores/switchable.js';
+
+/** Ids per /_control/seed request, and the body that carries them (ids of ~32 chars). */
+const SEED_BATCH_MAX = 50_000;
+const SEED_BODY_LIMIT = 8 * 1024 * 1024;
 
 /**
  * Control routes for the balancer's admin API (never for users): switch the
@@ -41,8 +45,45 @@ export function controlRoutes(app: FastifyInstance, token: string, store: Switch
         });
       }
       store.switchTo(kind);
-      request.log.info({ store: kind }, 'session store switched');
-      return { store: store.kind };
+      // A new Redis connection takes a moment and the store fails fast meanwhile: answer once
+      // it serves (or after 2 s), so the first login after a switch is not a 503.
+      const deadline = Date.now() + 2000;
+      let storeOk = await store.ping();
+      while (!storeOk && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        storeOk = await store.ping();
+      }
+      request.log.info({ store: kind, storeOk }, 'session store switched');
+      return { store: store.kind, storeOk };
+    },
+  );
+
+  // Bench only: fills this instance's logbook with many copies of one session under
+  // the given ids, through the active store's own set(). Measuring lookups with a
+  // million sessions stored would otherwise take a million scrypt logins.
+  app.post(
+    '/_control/seed',
+    {
+      onRequest: authorize,
+      bodyLimit: SEED_BODY_LIMIT,
+      schema: {
+        body: {
+          type: 'object',
+          required: ['ids', 'session'],
+          additionalProperties: false,
+          properties: {
+            ids: { type: 'array', maxItems: SEED_BATCH_MAX, items: { type: 'string', minLength: 1, maxLength: 128 } },
+            session: { type: 'object' },
+          },
+        },
+      },
+    },
+    async (request) => {
+      const { ids, session } = request.body as { ids: string[]; session: Session };
+      await Promise.all(
+        ids.map((id) => new Promise<void>((resolve, reject) => store.set(id, session, (err) => (err ? reject(err) : resolve())))),
+      );
+      return { seeded: ids.length, sessions: await store.size() };
     },
   );
 

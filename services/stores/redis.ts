@@ -1,7 +1,7 @@
 import type { Session } from 'fastify';
 import { Redis } from 'ioredis';
 import { StoreUnavailableError } from '../errors.js';
-import { ttlSeconds, type LabStore } from './types.js';
+import { ttlSeconds, type FailureCount, type LabStore } from './types.js';
 
 export interface RedisStoreOptions {
   url: string;
@@ -23,11 +23,19 @@ export class RedisSessionStore implements LabStore {
   readonly kind = 'redis' as const;
   readonly client: Redis;
   private readonly prefix: string;
+  /**
+   * Per-user indexes and login counters: "meta:" in front of the session prefix, so a
+   * SCAN for "<prefix>*" (the dashboard counting sessions) never mistakes them for sessions.
+   */
+  private readonly metaPrefix: string;
   private readonly defaultTtlSeconds: number;
+  private readonly deadlineMs: number;
 
   constructor(options: RedisStoreOptions) {
     this.prefix = options.keyPrefix;
+    this.metaPrefix = `meta:${options.keyPrefix}`;
     this.defaultTtlSeconds = options.defaultTtlSeconds;
+    this.deadlineMs = options.commandTimeoutMs ?? 500;
     this.client = new Redis(options.url, {
       lazyConnect: true,
       enableAutoPipelining: options.autoPipelining ?? true,
@@ -36,7 +44,7 @@ export class RedisSessionStore implements LabStore {
       // user gets a quick 503 and keeps a cookie that works again when Redis is back.
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
-      commandTimeout: options.commandTimeoutMs ?? 500,
+      commandTimeout: this.deadlineMs,
       connectTimeout: 1000,
       retryStrategy: (attempt) => Math.min(attempt * 100, 1000),
     });
@@ -51,13 +59,27 @@ export class RedisSessionStore implements LabStore {
     return this.prefix + sessionId;
   }
 
+  /**
+   * The request's own deadline. ioredis's commandTimeout starts when a command is sent, and
+   * with auto-pipelining a command waits until the previous batch has settled: with Redis
+   * paused that is two timeouts, not one. The user should wait one.
+   */
+  private within<T>(command: Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer within ${this.deadlineMs} ms`)), this.deadlineMs);
+    });
+    command.catch(() => undefined); // settles later, after the deadline: nobody is listening then
+    return Promise.race([command, deadline]).finally(() => clearTimeout(timer));
+  }
+
   private unavailable(err: unknown): StoreUnavailableError {
     const reason = err instanceof Error ? err.message : String(err);
     return new StoreUnavailableError(`session store (Redis) is not answering: ${reason}`, { cause: err });
   }
 
   get(sessionId: string, callback: (err: unknown, session?: Session | null) => void): void {
-    this.client.get(this.key(sessionId)).then(
+    this.within(this.client.get(this.key(sessionId))).then(
       (json) => callback(null, json === null ? null : (JSON.parse(json) as Session)),
       (err: unknown) => callback(this.unavailable(err)),
     );
@@ -65,14 +87,14 @@ export class RedisSessionStore implements LabStore {
 
   set(sessionId: string, session: Session, callback: (err?: unknown) => void): void {
     const ttl = ttlSeconds(session, this.defaultTtlSeconds);
-    this.client.set(this.key(sessionId), JSON.stringify(session), 'EX', ttl).then(
+    this.within(this.client.set(this.key(sessionId), JSON.stringify(session), 'EX', ttl)).then(
       () => callback(),
       (err: unknown) => callback(this.unavailable(err)),
     );
   }
 
   destroy(sessionId: string, callback: (err?: unknown) => void): void {
-    this.client.del(this.key(sessionId)).then(
+    this.within(this.client.del(this.key(sessionId))).then(
       () => callback(),
       (err: unknown) => callback(this.unavailable(err)),
     );
@@ -90,9 +112,94 @@ export class RedisSessionStore implements LabStore {
     return null; // Counting keys means a SCAN over all of Redis: not on a hot path.
   }
 
+  /**
+   * A sorted set per user: session id -> expiry time. Old entries are trimmed on every
+   * login, and the set itself expires with the newest session, so it never grows without bound.
+   */
+  async trackLogin(username: string, sessionId: string, ttlSeconds: number): Promise<void> {
+    const index = `${this.metaPrefix}user:${username}`;
+    const now = Date.now();
+    try {
+      await this.within(
+        this.client
+          .multi()
+          .zadd(index, now + ttlSeconds * 1000, sessionId)
+          .zremrangebyscore(index, '-inf', now)
+          .expire(index, ttlSeconds)
+          .exec(),
+      );
+    } catch (err) {
+      throw this.unavailable(err);
+    }
+  }
+
+  /** Every instance shares this Redis, so this ends the user's sessions everywhere. */
+  async destroyUser(username: string): Promise<number> {
+    const index = `${this.metaPrefix}user:${username}`;
+    try {
+      const ids = await this.client.zrange(index, '0', '-1');
+      const destroyed = ids.length > 0 ? await this.client.del(...ids.map((id) => this.key(id))) : 0;
+      await this.client.del(index);
+      return destroyed;
+    } catch (err) {
+      throw this.unavailable(err);
+    }
+  }
+
+  async failures(keys: string[]): Promise<FailureCount[]> {
+    try {
+      const pipeline = this.client.pipeline();
+      for (const key of keys) pipeline.get(this.failureKey(key)).pttl(this.failureKey(key));
+      return pairs(await this.within(pipeline.exec()));
+    } catch (err) {
+      throw this.unavailable(err);
+    }
+  }
+
+  /** One atomic step per key (SET NX starts the window, INCR counts): every instance counts together. */
+  async addFailure(keys: string[], windowSeconds: number): Promise<FailureCount[]> {
+    try {
+      const multi = this.client.multi();
+      for (const key of keys) {
+        multi.set(this.failureKey(key), '0', 'EX', windowSeconds, 'NX').incr(this.failureKey(key)).pttl(this.failureKey(key));
+      }
+      const results = (await this.within(multi.exec())) ?? [];
+      // Drop each SET's reply: what is left is INCR, PTTL pairs.
+      return pairs(results.filter((_, i) => i % 3 !== 0));
+    } catch (err) {
+      throw this.unavailable(err);
+    }
+  }
+
+  async clearFailures(key: string): Promise<void> {
+    try {
+      await this.client.del(this.failureKey(key));
+    } catch (err) {
+      throw this.unavailable(err);
+    }
+  }
+
+  private failureKey(key: string): string {
+    return `${this.metaPrefix}fail:${key}`;
+  }
+
   async close(): Promise<void> {
     // quit() waits for Redis to answer, which it may never do when it is down.
     if (this.client.status === 'ready') await this.client.quit().catch(() => undefined);
     this.client.disconnect();
   }
+}
+
+/** [count, pttl] reply pairs from a pipeline into counts; a failed command fails the lot. */
+function pairs(results: [Error | null, unknown][] | null): FailureCount[] {
+  const out: FailureCount[] = [];
+  const list = results ?? [];
+  for (let i = 0; i + 1 < list.length; i += 2) {
+    const [countErr, count] = list[i]!;
+    const [ttlErr, pttl] = list[i + 1]!;
+    if (countErr) throw countErr;
+    if (ttlErr) throw ttlErr;
+    out.push({ count: Number(count ?? 0), resetInSeconds: Math.max(0, Math.ceil(Number(pttl) / 1000)) });
+  }
+  return out;
 }

@@ -1,6 +1,6 @@
 import type { Session } from 'fastify';
 import type { StoreKind } from '../config.js';
-import type { LabStore } from './types.js';
+import type { FailureCount, LabStore } from './types.js';
 
 /**
  * The store the session plugin sees. It forwards to the memory or the Redis
@@ -68,5 +68,25 @@ export class SwitchableStore implements LabStore {
 
   async close(): Promise<void> {
     await Promise.all([...this.built.values()].map((s) => s.close()));
+  }
+
+  trackLogin(username: string, sessionId: string, ttlSeconds: number): Promise<void> {
+    return this.active.trackLogin(username, sessionId, ttlSeconds);
+  }
+
+  destroyUser(username: string): Promise<number> {
+    return this.active.destroyUser(username);
+  }
+
+  failures(keys: string[]): Promise<FailureCount[]> {
+    return this.active.failures(keys);
+  }
+
+  addFailure(keys: string[], windowSeconds: number): Promise<FailureCount[]> {
+    return this.active.addFailure(keys, windowSeconds);
+  }
+
+  clearFailures(key: string): Promise<void> {
+    return this.active.clearFailures(key);
   }
 }

@@ -15,6 +15,20 @@ export interface LabStore {
   /** How many sessions it holds, when that is cheap to know. */
   size(): Promise<number | null>;
   close(): Promise<void>;
+  /** Remembers that this session belongs to `username`, for "log out everywhere". */
+  trackLogin(username: string, sessionId: string, ttlSeconds: number): Promise<void>;
+  /** Ends every session of `username` that this store knows; resolves how many. */
+  destroyUser(username: string): Promise<number>;
+  /** Failed-login counters (the login throttle keeps them beside the sessions). */
+  failures(keys: string[]): Promise<FailureCount[]>;
+  addFailure(keys: string[], windowSeconds: number): Promise<FailureCount[]>;
+  clearFailures(key: string): Promise<void>;
+}
+
+/** Failures counted for one key in the current window, and when that window ends. */
+export interface FailureCount {
+  count: number;
+  resetInSeconds: number;
 }
 
 /**

@@ -1,0 +1,302 @@
+import { EventEmitter } from 'node:events';
+import type { StoreKind } from '../services/config.js';
+import type { Balancer, ServedEvent } from './balancer.js';
+import type { LabRedis, RedisView } from './lab-redis.js';
+import type { InstanceLifecycle, StreamStatus } from './lab-protocol.js';
+import type { LauncherLink } from './launcher-link.js';
+import type { RoutingKind } from './modes.js';
+
+/** Requests that need a logged-in session: a 401 on these is a user being "logged out". */
+const SESSION_PATHS = new Set(['/profile', '/cart']);
+const RECENT = 5;
+/** The logged-out rate is measured over this many seconds: one second holds too few requests to read. */
+const RATE_WINDOW = 5;
+const LOG_SIZE = 40;
+
+export interface Served {
+  at: number;
+  method: string;
+  path: string;
+  status: number;
+}
+
+export interface InstanceView {
+  id: string;
+  url: string;
+  up: boolean;
+  lastError: string | null;
+  store: StoreKind | null;
+  storeOk: boolean | null;
+  /** Sessions in this instance's own memory logbook (null: it uses Redis). */
+  sessions: number | null;
+  pid: number | null;
+  requests: number;
+  rps: number;
+  unauthorized: number;
+  recent: Served[];
+  /** What the launcher knows (stopped on purpose, restarting after a crash); null without a launcher. */
+  lifecycle: InstanceLifecycle | null;
+}
+
+/** One point of the plots: the last second. */
+export interface Sample {
+  at: number;
+  rps: Record<string, number>;
+  /** Share of session requests answered 401 over the last RATE_WINDOW seconds; null when there were none. */
+  loggedOutRate: number | null;
+}
+
+export interface LogEntry {
+  at: number;
+  text: string;
+}
+
+export interface Snapshot {
+  at: number;
+  routing: RoutingKind;
+  store: StoreKind;
+  mode: string | null;
+  publicPort: number | null;
+  balancer: { requests: number; retries: number; failed: number; rps: number };
+  instances: InstanceView[];
+  redis: (RedisView & { inUse: boolean; pausedUntil: number | null }) | null;
+  launcher: { available: boolean; stream: StreamStatus | null };
+  sample: Sample | null;
+  log: LogEntry[];
+}
+
+export interface MonitorOptions {
+  redis?: LabRedis | undefined;
+  launcher?: LauncherLink | undefined;
+  intervalMs?: number;
+  /** How many one-second samples the plots keep. */
+  historySize?: number;
+}
+
+interface Counters {
+  requests: number;
+  unauthorized: number;
+  recent: Served[];
+}
+
+/**
+ * Watches the balancer and turns it into what the dashboard shows: a snapshot
+ * every second (and at once when an instance goes down or comes back), the
+ * last minutes of per-instance traffic and the logged-out rate.
+ */
+export class Monitor extends EventEmitter {
+  readonly history: Sample[] = [];
+  private readonly log: LogEntry[] = [];
+  private readonly counters = new Map<string, Counters>();
+  private bucket = { rps: new Map<string, number>(), session: 0, loggedOut: 0 };
+  private readonly window: { session: number; loggedOut: number }[] = [];
+  private lastTick = Date.now();
+  private lastRequests = 0;
+  private rps = 0;
+  private redisView: RedisView | null = null;
+  private redisBusy = false;
+  private pausedUntil: number | null = null;
+  private seen = new Map<string, { up: boolean; pid: number | null }>();
+  private lastMode = '';
+  private primed = false;
+  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly onServed = (event: ServedEvent) => this.count(event);
+
+  constructor(
+    private readonly balancer: Balancer,
+    private readonly options: MonitorOptions = {},
+  ) {
+    super();
+    this.setMaxListeners(0);
+    balancer.traffic.on('served', this.onServed);
+    this.lastRequests = balancer.stats.requests;
+  }
+
+  start(): void {
+    const interval = this.options.intervalMs ?? 1000;
+    this.watchChanges();
+    this.inspectRedis();
+    this.timers.push(setInterval(() => this.tick(), interval));
+    // Up/down and mode changes are pushed at once, not at the next tick: a crash
+    // followed by a fast restart would otherwise be invisible.
+    this.timers.push(setInterval(() => this.watchChanges(), 100));
+    for (const timer of this.timers) timer.unref();
+  }
+
+  stop(): void {
+    for (const timer of this.timers) clearInterval(timer);
+    this.balancer.traffic.off('served', this.onServed);
+  }
+
+  note(text: string): void {
+    this.log.push({ at: Date.now(), text });
+    if (this.log.length > LOG_SIZE) this.log.shift();
+  }
+
+  /** Something just changed that the page should see now (a control was used). */
+  poke(): void {
+    this.watchChanges();
+    this.emit('snapshot', this.snapshot(null));
+  }
+
+  markPaused(until: number): void {
+    this.pausedUntil = until;
+    this.inspectRedis();
+  }
+
+  private counter(id: string): Counters {
+    let counter = this.counters.get(id);
+    if (!counter) {
+      counter = { requests: 0, unauthorized: 0, recent: [] };
+      this.counters.set(id, counter);
+    }
+    return counter;
+  }
+
+  private count({ instance, method, path, status }: ServedEvent): void {
+    const counter = this.counter(instance);
+    counter.requests++;
+    if (status === 401) counter.unauthorized++;
+    counter.recent.unshift({ at: Date.now(), method, path, status });
+    if (counter.recent.length > RECENT) counter.recent.pop();
+    this.bucket.rps.set(instance, (this.bucket.rps.get(instance) ?? 0) + 1);
+    if (SESSION_PATHS.has(path)) {
+      this.bucket.session++;
+      if (status === 401) this.bucket.loggedOut++;
+    }
+  }
+
+  private tick(): void {
+    const now = Date.now();
+    const seconds = Math.max(0.001, (now - this.lastTick) / 1000);
+    this.lastTick = now;
+    const rps: Record<string, number> = {};
+    for (const backend of this.balancer.pool.backends) rps[backend.id] = round((this.bucket.rps.get(backend.id) ?? 0) / seconds);
+    this.window.push({ session: this.bucket.session, loggedOut: this.bucket.loggedOut });
+    if (this.window.length > RATE_WINDOW) this.window.shift();
+    const session = this.window.reduce((sum, w) => sum + w.session, 0);
+    const loggedOut = this.window.reduce((sum, w) => sum + w.loggedOut, 0);
+    const sample: Sample = { at: now, rps, loggedOutRate: session > 0 ? loggedOut / session : null };
+    this.bucket = { rps: new Map(), session: 0, loggedOut: 0 };
+    this.rps = round((this.balancer.stats.requests - this.lastRequests) / seconds);
+    this.lastRequests = this.balancer.stats.requests;
+    this.history.push(sample);
+    if (this.history.length > (this.options.historySize ?? 180)) this.history.shift();
+    this.inspectRedis();
+    this.emit('snapshot', this.snapshot(sample));
+  }
+
+  private inspectRedis(): void {
+    const redis = this.options.redis;
+    if (!redis || this.redisBusy) return;
+    this.redisBusy = true;
+    redis
+      .inspect()
+      .then((view) => {
+        const was = this.redisView?.up;
+        if (was !== undefined && was !== view.up) {
+          this.note(view.up ? 'Redis answers again: the shared logbook is back' : `Redis is not answering (${view.error ?? 'no reply'})`);
+        }
+        this.redisView = view;
+      })
+      .catch(() => {})
+      .finally(() => {
+        this.redisBusy = false;
+      });
+  }
+
+  private watchChanges(): void {
+    let changed = false;
+    const { routing, store } = this.balancer.state();
+    const mode = `${routing}/${store}`;
+    if (mode !== this.lastMode) {
+      if (this.lastMode) this.note(`now routing ${routing}, store ${store}`);
+      this.lastMode = mode;
+      changed = true;
+    }
+    const ids = new Set<string>();
+    for (const backend of this.balancer.pool.backends) {
+      ids.add(backend.id);
+      const before = this.seen.get(backend.id);
+      const pid = backend.pid ?? null;
+      if (!before) {
+        if (this.primed) {
+          this.note(`${backend.id} joined the pool`);
+          changed = true;
+        }
+      } else if (before.up && !backend.up) {
+        this.note(`${backend.id} is DOWN: ${backend.lastError ?? 'no answer'}`);
+        changed = true;
+      } else if (!before.up && backend.up) {
+        this.note(`${backend.id} is UP again${backend.store === 'memory' ? ': its memory logbook starts empty' : ''}`);
+        changed = true;
+      } else if (before.pid !== null && pid !== null && before.pid !== pid) {
+        // Down and back between two health checks: the new process gives it away.
+        this.note(`${backend.id} restarted (pid ${before.pid} -> ${pid}): its memory logbook starts empty`);
+        changed = true;
+      }
+      this.seen.set(backend.id, { up: backend.up, pid: pid ?? before?.pid ?? null });
+    }
+    for (const id of [...this.seen.keys()]) {
+      if (!ids.has(id)) {
+        this.seen.delete(id);
+        this.counters.delete(id);
+        this.note(`${id} left the pool`);
+        changed = true;
+      }
+    }
+    this.primed = true;
+    if (changed) this.emit('snapshot', this.snapshot(null));
+  }
+
+  snapshot(sample: Sample | null): Snapshot {
+    const { routing, store, mode } = this.balancer.state();
+    const lifecycle = new Map(this.options.launcher?.inventory?.instances.map((i) => [i.id, i.state]) ?? []);
+    const latest = this.history.at(-1);
+    const address = this.balancer.server.address();
+    const pausedUntil = this.pausedUntil && this.pausedUntil > Date.now() ? this.pausedUntil : null;
+    return {
+      at: Date.now(),
+      routing,
+      store,
+      mode,
+      publicPort: typeof address === 'object' && address ? address.port : null,
+      balancer: { ...this.balancer.stats, rps: this.rps },
+      instances: this.balancer.pool.backends.map((b) => {
+        const counter = this.counter(b.id);
+        return {
+          id: b.id,
+          url: b.url,
+          up: b.up,
+          lastError: b.lastError,
+          store: b.store,
+          storeOk: b.storeOk,
+          sessions: b.sessions ?? null,
+          pid: b.pid ?? null,
+          requests: counter.requests,
+          rps: latest?.rps[b.id] ?? 0,
+          unauthorized: counter.unauthorized,
+          recent: counter.recent,
+          lifecycle: lifecycle.get(b.id) ?? null,
+        };
+      }),
+      redis: this.options.redis
+        ? {
+            ...(this.redisView ?? { up: false, error: 'not checked yet', keys: null, capped: false, sample: [] }),
+            inUse: store === 'redis',
+            pausedUntil,
+          }
+        : null,
+      launcher: {
+        available: this.options.launcher?.available ?? false,
+        stream: this.options.launcher?.inventory?.stream ?? null,
+      },
+      sample,
+      log: this.log.slice(-LOG_SIZE),
+    };
+  }
+}
+
+function round(n: number): number {
+  return Math.round(n * 10) / 10;
+}

@@ -1,0 +1,65 @@
+import { round } from './cpu.js';
+import { TARGETS, type BenchSettings } from './defaults.js';
+import { scaleLabel } from './rows.js';
+
+export interface Ratio {
+  name: string;
+  numerator: string;
+  denominator: string;
+  /** Successful lookups per second, numerator / denominator (medians of the same run). */
+  value: number | null;
+  target?: number;
+  /** Whether the target holds; absent for ratios that only inform. */
+  holds?: boolean;
+}
+
+interface Measured {
+  name: string;
+  median?: { okRps: number };
+}
+
+interface RatioSpec {
+  name: string;
+  numerator: string;
+  denominator: string;
+  target?: number;
+}
+
+function specs(settings: BenchSettings): RatioSpec[] {
+  const small = scaleLabel(Math.min(...settings.scale));
+  const large = scaleLabel(Math.max(...settings.scale));
+  return [
+    { name: 'balancer vs nginx (same instances, shared Redis)', numerator: 'redis', denominator: 'nginx', target: TARGETS.balancerVsNginx },
+    { name: 'Redis vs memory lookup, one instance', numerator: 'instance-redis', denominator: 'instance-memory', target: TARGETS.redisVsMemory },
+    { name: `memory store: ${large} vs ${small} sessions stored`, numerator: `memory-${large}`, denominator: `memory-${small}`, target: TARGETS.largestVsSmallestScale },
+    { name: `Redis store: ${large} vs ${small} sessions stored`, numerator: `redis-${large}`, denominator: `redis-${small}`, target: TARGETS.largestVsSmallestScale },
+    { name: 'balancer vs no proxy (one instance direct)', numerator: 'redis', denominator: 'direct' },
+    { name: 'nginx vs no proxy (one instance direct)', numerator: 'nginx', denominator: 'direct' },
+    { name: 'sticky vs redis mode through the balancer', numerator: 'sticky', denominator: 'redis' },
+    { name: 'memory mode: lookups that find the session, vs redis mode', numerator: 'memory', denominator: 'redis' },
+    { name: 'balancer vs nginx, trivial backend', numerator: 'trivial-balancer', denominator: 'trivial-nginx' },
+    { name: 'balancer vs a minimal node:http proxy, trivial backend', numerator: 'trivial-balancer', denominator: 'trivial-node' },
+    { name: 'minimal node:http proxy vs nginx, trivial backend', numerator: 'trivial-node', denominator: 'trivial-nginx' },
+    { name: 'rolling: true vs false, memory store', numerator: 'instance-memory-rolling', denominator: 'instance-memory' },
+    { name: 'rolling: true vs false, Redis store', numerator: 'instance-redis-rolling', denominator: 'instance-redis' },
+    { name: 'Redis without vs with auto-pipelining', numerator: 'instance-redis-nopipe', denominator: 'instance-redis' },
+  ];
+}
+
+/** The ratios whose two rows were both measured in this run. */
+export function ratios(rows: Measured[], settings: BenchSettings): Ratio[] {
+  const okRps = (name: string) => rows.find((r) => r.name === name)?.median?.okRps;
+  const out: Ratio[] = [];
+  for (const spec of specs(settings)) {
+    const a = okRps(spec.numerator);
+    const b = okRps(spec.denominator);
+    if (a === undefined || b === undefined) continue;
+    const value = b > 0 ? round(a / b, 2) : null;
+    out.push({
+      ...spec,
+      value,
+      ...(spec.target !== undefined && { holds: value !== null && value >= spec.target }),
+    });
+  }
+  return out;
+}

@@ -1,0 +1,192 @@
+// npm run simulate -- [--mode M | --compare | --scenario S] [--instances N] [--users U] [--requests R] [--json]
+import { arch, cpus, platform } from 'node:os';
+import { parseArgs } from 'node:util';
+import { STORE_KINDS, type StoreKind } from '../services/config.js';
+import { MODES, MODE_NAMES, ROUTING_KINDS, modeOf, type ModeName, type RoutingKind } from '../proxy/modes.js';
+import { FAST_SCRYPT_COST } from './simulate/accounts.js';
+import { SimulationError } from './simulate/lab-driver.js';
+import { render } from './simulate/report.js';
+import { simulate, type RunOptions } from './simulate/run.js';
+import { SCENARIO_NAMES, SCENARIO_VARIANTS, VARIANTS, type ScenarioName, type Variant } from './simulate/scenarios.js';
+
+const HELP = `coatcheck simulate: virtual users log in once, then keep clicking; count who gets logged out
+
+  npm run simulate -- [options]
+
+What to run (one of):
+  --mode <memory|sticky|redis>      one mode (default memory); --routing/--store override it
+  --compare                         every mode side by side: memory, sticky, ip-hash, consistent-hash, redis
+  --scenario <name>                 halfway through, something happens; every relevant mode:
+       kill-instance   an instance is killed (SIGKILL) and restarted empty
+       scale-out       an instance is added
+       redis-restart   Redis restarts, without and with appendonly
+       redis-down      Redis is stopped for --outage-seconds, then started again
+
+Sizes:
+  --instances <N>        app instances (default 3)
+  --users <U>            virtual users, each with its own cookie jar and 127.10.x.y address (default 100)
+  --requests <R>         follow-up requests per user after its login (default 20)
+  --concurrency <C>      requests in flight at once (default 16)
+  --seed <S>             order in which users act (default 1)
+  --outage-seconds <T>   redis-down: how long Redis stays stopped (default 3)
+  --kill <id>            kill-instance: which instance (default the first)
+
+Lab:
+  --url <U>              use a running lab's balancer (npm start) instead of starting one;
+                         its mode is switched for the run and restored after
+  --admin-url <A>        that lab's admin API (default http://127.0.0.1:8081)
+  --admin-token <T>      its ADMIN_TOKEN, if set (or env ADMIN_TOKEN)
+  --demo-accounts        log in against services/accounts.json (scrypt N=16384, ~55 ms CPU per login);
+                         by default the simulator's own lab uses the same accounts hashed at N=${FAST_SCRYPT_COST}
+
+Output:
+  --json                 one JSON document on stdout instead of the table
+  --verbose              print the lab's log lines (stderr)
+  -h, --help
+`;
+
+function fail(message: string): never {
+  console.error(`simulate: ${message}\n\nnpm run simulate -- --help for the options`);
+  process.exit(2);
+}
+
+function parse(): RunOptions & { json: boolean; title: string } {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      options: {
+        mode: { type: 'string' },
+        routing: { type: 'string' },
+        store: { type: 'string' },
+        compare: { type: 'boolean', default: false },
+        scenario: { type: 'string' },
+        instances: { type: 'string', default: '3' },
+        users: { type: 'string', default: '100' },
+        requests: { type: 'string', default: '20' },
+        concurrency: { type: 'string', default: '16' },
+        seed: { type: 'string', default: '1' },
+        'outage-seconds': { type: 'string', default: '3' },
+        kill: { type: 'string' },
+        url: { type: 'string' },
+        'admin-url': { type: 'string' },
+        'admin-token': { type: 'string' },
+        'demo-accounts': { type: 'boolean', default: false },
+        json: { type: 'boolean', default: false },
+        verbose: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    });
+  } catch (err) {
+    fail((err as Error).message);
+  }
+  const { values } = parsed;
+  if (values.help) {
+    console.log(HELP);
+    process.exit(0);
+  }
+  const number = (name: string, raw: string, min: number, max: number) => {
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < min || n > max) fail(`--${name} must be a whole number from ${min} to ${max}`);
+    return n;
+  };
+  if (values.mode !== undefined && !MODE_NAMES.includes(values.mode as ModeName)) fail(`--mode must be one of ${MODE_NAMES.join(', ')}`);
+  if (values.routing !== undefined && !ROUTING_KINDS.includes(values.routing as RoutingKind)) fail(`--routing must be one of ${ROUTING_KINDS.join(', ')}`);
+  if (values.store !== undefined && !STORE_KINDS.includes(values.store as StoreKind)) fail(`--store must be one of ${STORE_KINDS.join(', ')}`);
+  if (values.scenario !== undefined && !SCENARIO_NAMES.includes(values.scenario as ScenarioName)) fail(`--scenario must be one of ${SCENARIO_NAMES.join(', ')}`);
+  if (values.compare && values.scenario) fail('--compare and --scenario do not mix: --scenario already runs every relevant mode');
+  if (values.compare && (values.mode || values.routing || values.store)) fail('--compare runs every mode: drop --mode/--routing/--store');
+  for (const url of [values.url, values['admin-url']]) {
+    if (url !== undefined && !/^http:\/\/[^/]+\/?$/.test(url)) fail(`${url}: give an http:// origin, e.g. http://localhost:8080`);
+  }
+
+  const scenario = (values.scenario as ScenarioName | undefined) ?? 'steady';
+  const chosen = values.mode !== undefined || values.routing !== undefined || values.store !== undefined;
+  let variants: Variant[];
+  if (values.compare || (values.scenario && !chosen)) {
+    variants = SCENARIO_VARIANTS[values.compare ? 'compare' : scenario].map((name) => VARIANTS[name]);
+  } else {
+    const preset = MODES[(values.mode as ModeName | undefined) ?? 'memory'];
+    const routing = (values.routing as RoutingKind | undefined) ?? preset.routing;
+    const store = (values.store as StoreKind | undefined) ?? preset.store;
+    const mode = modeOf(routing, store);
+    const label = mode ?? `${routing} + ${store}`;
+    if ((scenario === 'redis-restart' || scenario === 'redis-down') && store !== 'redis') fail(`--scenario ${scenario} is about the redis store: use --mode redis`);
+    // Over a running lab without --mode, measure it as it is.
+    variants = values.url && !chosen ? [] : [{ label, routing, store, ...(scenario === 'redis-down' && { appendOnly: true }) }];
+  }
+
+  const instances = number('instances', values.instances, 1, 16);
+  const users = number('users', values.users, 1, 10_000);
+  const requests = number('requests', values.requests, scenario === 'steady' ? 1 : 2, 1000);
+  const title = values.compare
+    ? `simulate --compare: ${instances} instances, ${users} users x ${requests} follow-up requests (after one login each)`
+    : `simulate${scenario === 'steady' ? '' : ` --scenario ${scenario}`}: ${instances} instances, ${users} users x ${requests} follow-up requests (after one login each)`;
+  return {
+    scenario,
+    variants,
+    instances,
+    users,
+    requests,
+    concurrency: number('concurrency', values.concurrency, 1, 1000),
+    seed: number('seed', values.seed, 0, 2 ** 32 - 1),
+    outageMs: number('outage-seconds', values['outage-seconds'], 1, 60) * 1000,
+    ...(values.kill !== undefined && { killId: values.kill }),
+    ...(values.url !== undefined && { url: values.url.replace(/\/$/, '') }),
+    ...(values['admin-url'] !== undefined && { adminUrl: values['admin-url'].replace(/\/$/, '') }),
+    ...((values['admin-token'] ?? process.env.ADMIN_TOKEN) && { adminToken: values['admin-token'] ?? process.env.ADMIN_TOKEN }),
+    demoAccounts: values['demo-accounts'],
+    ...(values.verbose && { onLine: (name: string, line: string) => console.error(`[${name}] ${line}`) }),
+    json: values.json,
+    title,
+  };
+}
+
+const { json, title, ...options } = parse();
+const abort = new AbortController();
+let interrupted = false;
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    interrupted = true;
+    console.error(`\nsimulate: ${signal}, stopping the lab...`);
+    abort.abort();
+  });
+}
+
+try {
+  if (options.url && options.variants.length === 0) {
+    // A running lab, no mode asked for: measure it in the mode it is in.
+    const response = await fetch(`${options.adminUrl ?? 'http://127.0.0.1:8081'}/api/state`).catch(() => null);
+    const state = (await response?.json().catch(() => null)) as { routing: RoutingKind; store: StoreKind } | null;
+    if (!state) fail(`cannot read the lab's state from ${options.adminUrl ?? 'http://127.0.0.1:8081'}/api/state; pass --admin-url`);
+    options.variants = [{ label: modeOf(state.routing, state.store) ?? `${state.routing} + ${state.store}`, ...state }];
+  }
+  const started = new Date();
+  const reports = await simulate({ ...options, signal: abort.signal });
+  if (interrupted) process.exit(130);
+  if (json) {
+    const document = {
+      tool: 'coatcheck simulate',
+      startedAt: started.toISOString(),
+      machine: { node: process.version, platform: platform(), arch: arch(), cpus: cpus().length },
+      options: {
+        scenario: options.scenario,
+        instances: options.instances,
+        users: options.users,
+        requests: options.requests,
+        concurrency: options.concurrency,
+        seed: options.seed,
+        ...(options.scenario === 'redis-down' && { outageMs: options.outageMs }),
+        lab: options.url ?? 'own',
+      },
+      results: reports,
+    };
+    console.log(JSON.stringify(document, null, 2));
+  } else {
+    console.log(render(title, reports));
+  }
+} catch (err) {
+  if (interrupted) process.exit(130);
+  if (err instanceof SimulationError) fail(err.message);
+  console.error(`simulate: ${(err as Error).message}`);
+  process.exit(1);
+}

@@ -1,0 +1,101 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Lab } from '../scripts/lab.js';
+import { Client } from './helpers/http.js';
+import { rssMiB, sleep, startHardenedLab } from './helpers/hardening.js';
+import { waitFor } from './helpers/lab.js';
+
+const SOAK_MS = 12_000;
+const WARM_UP_MS = 3_000;
+const USERS = 8;
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+
+// Bounded: loopback only, a fixed duration, a handful of users. What it checks is the shape
+// (no failures, no growth), not the speed: speed belongs to npm run bench.
+describe(`soak: ${SOAK_MS / 1000} s of mixed traffic in redis mode`, () => {
+  let lab: Lab;
+  beforeAll(async () => {
+    lab = await startHardenedLab({ mode: 'redis', instances: 3 });
+  });
+  afterAll(() => lab?.close());
+
+  it('zero non-2xx for logged-in users, and every process’s memory flat after warm-up', async () => {
+    // Instances: heap in use (from /health), because their RSS jumps with every concurrent
+    // scrypt login (16 MiB of work memory each). The balancer does no scrypt: its RSS.
+    const heapOf = (url: string) => async () => ((await (await fetch(`${url}/health`)).json()) as { heapUsedMiB: number }).heapUsedMiB;
+    const processes = [
+      { name: 'balancer (RSS)', read: async () => rssMiB(lab.balancer.pid!) },
+      ...lab.instances.map((i) => ({ name: `${i.id} (heap)`, read: heapOf(i.url) })),
+    ];
+    const samples = new Map<string, number[]>(processes.map((p) => [p.name, []]));
+    const counts = { requests: 0, logins: 0, failures: [] as string[] };
+    const started = Date.now();
+    let running = true;
+
+    const sampler = (async () => {
+      await sleep(WARM_UP_MS);
+      while (running) {
+        for (const p of processes) samples.get(p.name)!.push(await p.read());
+        await sleep(1000);
+      }
+    })();
+
+    const users = Array.from({ length: USERS }, async (_, n) => {
+      const client = new Client(lab.url);
+      const login = await client.login();
+      if (login.status !== 200) counts.failures.push(`login ${login.status}`);
+      for (let i = 0; Date.now() - started < SOAK_MS; i++) {
+        const roll = (i * 7 + n) % 50;
+        // 70 % reads, 28 % cart writes, 2 % log out and in again (new session, old one destroyed).
+        let response;
+        if (roll < 35) response = await client.profile();
+        else if (roll < 49) response = await client.request('POST', '/cart', { item: `item-${i}` });
+        else {
+          response = await client.logout();
+          if (response.status === 200) {
+            response = await client.login();
+            counts.logins++;
+          }
+        }
+        counts.requests++;
+        if (response.status < 200 || response.status >= 300) counts.failures.push(`${response.status} ${String(response.json.error)}`);
+      }
+    });
+    await Promise.all(users);
+    running = false;
+    await sampler;
+
+    const growth = processes.map((p) => {
+      const series = samples.get(p.name)!;
+      return { name: p.name, first: median(series.slice(0, 3)), last: median(series.slice(-3)), samples: series.length };
+    });
+    console.log(
+      `soak: ${counts.requests} requests (${counts.logins} re-logins) in ${SOAK_MS / 1000} s from ${USERS} users; MiB after warm-up, first -> last:`,
+      growth.map((g) => `${g.name} ${g.first.toFixed(1)} -> ${g.last.toFixed(1)}`).join(', '),
+    );
+
+    expect(counts.failures).toEqual([]);
+    expect(counts.requests).toBeGreaterThan(200);
+    for (const g of growth) {
+      expect(g.samples).toBeGreaterThanOrEqual(6);
+      // Flat, with room for GC timing: a leak of one object per request would be far beyond this.
+      expect(g.last - g.first, `${g.name} grew from ${g.first} to ${g.last} MiB`).toBeLessThan(25);
+    }
+  });
+});
+
+describe('memory store: expired sessions are swept even if nobody asks for them again', () => {
+  let lab: Lab;
+  beforeAll(async () => {
+    lab = await startHardenedLab({ mode: 'memory', instances: 1, instanceEnv: { SESSION_TTL_SECONDS: '2', SWEEP_INTERVAL_MS: '200' } });
+  });
+  afterAll(() => lab?.close());
+
+  it('the logbook empties itself after the TTL', async () => {
+    const sessions = async () => ((await (await fetch(`${lab.instances[0]!.url}/health`)).json()) as { sessions: number }).sessions;
+    for (let i = 0; i < 5; i++) expect((await new Client(lab.url).login()).status).toBe(200);
+    // Some may already be gone on a slow machine (the TTL is 2 s); the last one is surely there.
+    expect(await sessions()).toBeGreaterThan(0);
+    await waitFor(async () => (await sessions()) === 0, 'the sweeper to drop the expired sessions', 8000);
+  });
+});
