@@ -163,6 +163,9 @@ export function createBalancer(config: BalancerConfig, log: Logger = console): B
     if (proxyRes.headers['transfer-encoding'] !== 'chunked') delete proxyRes.headers.trailer;
     // Hop-by-hop: a draining instance's "connection: close" is about our socket to it, not the client's.
     delete proxyRes.headers.connection;
+    // Hop-by-hop too: the instance's "keep-alive: timeout=72" would tell clients to reuse an idle
+    // connection for 72 s, but our server closes it after 5 s: the next request gets ECONNRESET.
+    delete proxyRes.headers['keep-alive'];
     const attempt = attempts.get(req);
     if (attempt?.backend) {
       const served: ServedEvent = { instance: attempt.backend.id, method: req.method ?? 'GET', path: (req.url ?? '/').split('?')[0] ?? '/', status: proxyRes.statusCode ?? 0 };

@@ -116,7 +116,7 @@ export function createDashboard(
       balancer.pool.markDown(target, 'crashed from the dashboard');
       live.note(`${target.id} was crashed from the dashboard: it will come back empty, as after a deploy`);
       live.poke();
-      return reply.code(202).send({ crashing: target.id });
+      return reply.code(202).send({ crashing: target.id, message: `${target.id} crashed; it comes back with an empty memory logbook` });
     });
 
     async function ask(request: LabActionRequest, reply: FastifyReply) {
@@ -189,7 +189,7 @@ export function createDashboard(
         live.markPaused(Date.now() + seconds * 1000);
         live.note(`Redis paused for ${seconds} s (CLIENT PAUSE ALL): every client waits, no data is lost`);
         live.poke();
-        return { pausedForSeconds: seconds };
+        return { pausedForSeconds: seconds, message: `Redis paused for ${seconds} s` };
       },
     );
 
@@ -200,7 +200,7 @@ export function createDashboard(
         const deleted = await client.flush();
         live.note(`Redis flushed: ${deleted} session key(s) under ${client.keyPrefix} deleted, so every Redis session is gone`);
         live.poke();
-        return { deleted };
+        return { deleted, message: `${deleted} session key(s) deleted from Redis` };
       } catch (err) {
         return reply.code(503).send({ error: 'redis_unavailable', message: `Redis did not answer the flush: ${(err as Error).message}` });
       }

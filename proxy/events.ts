@@ -38,7 +38,12 @@ export class EventStreams {
     });
     res.write('retry: 1000\n\n');
     this.streams.add(res);
-    res.once('close', () => this.streams.delete(res));
+    this.monitor.watchers = this.streams.size;
+    this.monitor.inspectRedis();
+    res.once('close', () => {
+      this.streams.delete(res);
+      this.monitor.watchers = this.streams.size;
+    });
     write(res, 'intro', this.intro);
     write(res, 'history', this.monitor.history);
     write(res, 'snapshot', this.monitor.snapshot(null));
@@ -58,6 +63,7 @@ export class EventStreams {
     this.monitor.off('snapshot', this.onSnapshot);
     for (const res of this.streams) res.end();
     this.streams.clear();
+    this.monitor.watchers = 0;
   }
 }
 

@@ -59,7 +59,8 @@ export interface Snapshot {
   publicPort: number | null;
   balancer: { requests: number; retries: number; failed: number; rps: number };
   instances: InstanceView[];
-  redis: (RedisView & { inUse: boolean; pausedUntil: number | null }) | null;
+  /** checked: false until the first look at Redis since a dashboard opened. */
+  redis: (RedisView & { checked: boolean; inUse: boolean; pausedUntil: number | null }) | null;
   launcher: { available: boolean; stream: StreamStatus | null };
   sample: Sample | null;
   log: LogEntry[];
@@ -86,6 +87,8 @@ interface Counters {
  */
 export class Monitor extends EventEmitter {
   readonly history: Sample[] = [];
+  /** Open dashboards. Redis is only inspected while someone looks: a SCAN a second is not free. */
+  watchers = 0;
   private readonly log: LogEntry[] = [];
   private readonly counters = new Map<string, Counters>();
   private bucket = { rps: new Map<string, number>(), session: 0, loggedOut: 0 };
@@ -186,9 +189,9 @@ export class Monitor extends EventEmitter {
     this.emit('snapshot', this.snapshot(sample));
   }
 
-  private inspectRedis(): void {
+  inspectRedis(): void {
     const redis = this.options.redis;
-    if (!redis || this.redisBusy) return;
+    if (!redis || this.redisBusy || this.watchers === 0) return;
     this.redisBusy = true;
     redis
       .inspect()
@@ -282,7 +285,8 @@ export class Monitor extends EventEmitter {
       }),
       redis: this.options.redis
         ? {
-            ...(this.redisView ?? { up: false, error: 'not checked yet', keys: null, capped: false, sample: [] }),
+            ...(this.redisView ?? { up: false, error: null, keys: null, capped: false, sample: [] }),
+            checked: this.redisView !== null,
             inUse: store === 'redis',
             pausedUntil,
           }

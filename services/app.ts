@@ -38,7 +38,9 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}): P
     requestTimeout: 30_000,
     // Per-request log lines would cost more than the lookup itself under load.
     logController: new LogController({ disableRequestLogging: true }),
-    return503OnClosing: true,
+    // A request that arrives on a kept-alive connection while draining is still served: the balancer
+    // already routed it here, and a 503 would reach the user.
+    return503OnClosing: false,
     // Fastify's Ajv coerces types by default: {"username": 123} would become "123".
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false } },
   });

@@ -168,9 +168,8 @@ describe('the live dashboard', () => {
     await logIn('alice');
     expect(await viewProfile()).toContain('✓ logged in as Alice');
 
-    await page.locator('#redis-pause-seconds').selectOption('3');
     await page.getByRole('button', { name: 'Make Redis unavailable' }).click();
-    await page.locator('#redis-status', { hasText: /PAUSED|DOWN/ }).waitFor();
+    await page.locator('#redis-status', { hasText: 'PAUSED' }).waitFor();
     // While Redis is paused the instances answer 503 quickly and keep the cookie.
     expect(await viewProfile()).toMatch(/⚠ 503/);
     await page.locator('#redis-status', { hasText: 'UP' }).waitFor({ timeout: 15_000 });

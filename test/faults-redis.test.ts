@@ -67,7 +67,8 @@ describe('the shared logbook fails: Redis paused, stopped and restarted (append-
     expect(login.headers.get('retry-after')).toBe('1');
 
     redis = await redis.restart();
-    await waitFor(async () => (await users[0]!.profile()).status === 200, 'the instances to reconnect to Redis');
+    // Each instance reconnects on its own back-off (at most 1 s apart): wait for both.
+    await waitFor(async () => (await everyone(users)).every((s) => s.status === 200), 'both instances to reconnect to Redis');
     const after = await everyone(users);
     expect(after.map((s) => s.status)).toEqual(users.map(() => 200));
     expect(after.every((s) => s.cookieKept)).toBe(true);

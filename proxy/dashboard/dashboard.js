@@ -39,7 +39,7 @@ function say(text, isError = false) {
 
 // ---- admin API -------------------------------------------------------------
 
-async function call(method, path, body, button) {
+async function call(method, path, body, button, done) {
   if (button) {
     busy.add(button);
     button.disabled = true;
@@ -65,7 +65,7 @@ async function call(method, path, body, button) {
       say(json.message ?? `${method} ${path} answered ${response.status}`, true);
       return null;
     }
-    say(json.message ?? `done: ${method} ${path}`);
+    say(json.message ?? done ?? `done: ${method} ${path}`);
     return json;
   } catch (err) {
     say(`the admin server did not answer: ${err.message}`, true);
@@ -88,10 +88,10 @@ $('token-form').addEventListener('submit', (event) => {
 });
 
 for (const button of document.querySelectorAll('.mode-button')) {
-  button.addEventListener('click', () => call('PUT', '/api/mode', { mode: button.dataset.mode }, button));
+  button.addEventListener('click', () => call('PUT', '/api/mode', { mode: button.dataset.mode }, button, `switched to ${button.dataset.mode} mode`));
 }
-$('routing').addEventListener('change', (e) => call('PUT', '/api/routing', { routing: e.target.value }));
-$('store').addEventListener('change', (e) => call('PUT', '/api/store', { store: e.target.value }));
+$('routing').addEventListener('change', (e) => call('PUT', '/api/routing', { routing: e.target.value }, null, `routing: ${e.target.value}`));
+$('store').addEventListener('change', (e) => call('PUT', '/api/store', { store: e.target.value }, null, `store: ${e.target.value}`));
 $('add-instance').addEventListener('click', (e) => call('POST', '/api/lab/add-instance', {}, e.currentTarget));
 $('redis-pause').addEventListener('click', (e) => call('POST', '/api/redis/pause', { seconds: Number($('redis-pause-seconds').value) }, e.currentTarget));
 $('redis-flush').addEventListener('click', (e) => call('POST', '/api/redis/flush', {}, e.currentTarget));
@@ -186,7 +186,7 @@ function applyLauncher() {
   $('launcher-note').hidden = available;
 }
 
-function renderRedis(redis) {
+function renderRedis(redis, at) {
   const status = $('redis-status');
   if (!redis) {
     status.textContent = 'NOT CONFIGURED';
@@ -195,10 +195,19 @@ function renderRedis(redis) {
     for (const id of ['redis-pause', 'redis-flush']) $(id).disabled = true;
     return;
   }
-  const paused = redis.pausedUntil && redis.pausedUntil > Date.now();
-  status.textContent = redis.up ? (redis.inUse ? 'UP · IN USE' : 'UP · NOT IN USE') : paused ? 'PAUSED' : 'DOWN';
-  status.className = `badge ${redis.up ? 'up' : 'down'}`;
-  $('redis-keys').textContent = redis.up
+  if (!redis.checked) {
+    status.textContent = '…';
+    status.className = 'badge idle';
+    $('redis-keys').textContent = 'checking…';
+    return;
+  }
+  // Server time on both sides: the browser's clock may differ from the balancer's.
+  const paused = redis.pausedUntil !== null && redis.pausedUntil > at;
+  status.textContent = paused ? 'PAUSED' : redis.up ? (redis.inUse ? 'UP · IN USE' : 'UP · NOT IN USE') : 'DOWN';
+  status.className = `badge ${redis.up && !paused ? 'up' : 'down'}`;
+  $('redis-keys').textContent = paused
+    ? `paused by the dashboard for ${Math.ceil((redis.pausedUntil - at) / 1000)} more s: every client waits`
+    : redis.up
     ? `${redis.keys}${redis.capped ? '+' : ''} session key${redis.keys === 1 ? '' : 's'} in the shared logbook`
     : `not answering${redis.error ? `: ${redis.error}` : ''}`;
   $('redis-sample').replaceChildren(
@@ -248,7 +257,7 @@ function render(s) {
   $('b-retries').textContent = String(s.balancer.retries);
   $('b-failed').textContent = String(s.balancer.failed);
   renderInstances(s.instances);
-  renderRedis(s.redis);
+  renderRedis(s.redis, s.at);
   renderStream(s.launcher.stream);
   renderLog(s.log);
   applyLauncher();
@@ -353,7 +362,7 @@ function draw() {
   const rps = prepare($('rps-plot'));
   const peak = Math.max(0, ...samples.flatMap((s) => Object.values(s.rps)));
   const max = niceMax(peak);
-  const box = axes(rps.ctx, rps.width, rps.height, max, (v) => String(Math.round(v)));
+  const box = axes(rps.ctx, rps.width, rps.height, max, (v) => String(Math.round(v * 10) / 10));
   for (const id of ids) line(rps.ctx, box, samples.map((s) => s.rps[id] ?? null), max, colorOf(id));
 
   const out = prepare($('logout-plot'));

@@ -18,6 +18,12 @@ export interface PopulationOptions {
   writeEvery?: number;
 }
 
+/** Own loopback addresses only make sense when the lab is on this machine's loopback. */
+export function isLoopback(baseUrl: string): boolean {
+  const host = new URL(baseUrl).hostname;
+  return host === 'localhost' || /^127\./.test(host);
+}
+
 /** Virtual users spread over the demo accounts: several browsers may share one account, each with its own session. */
 export function createUsers(options: PopulationOptions): VirtualUser[] {
   return Array.from({ length: options.count }, (_, i) => {
@@ -26,7 +32,7 @@ export function createUsers(options: PopulationOptions): VirtualUser[] {
       baseUrl: options.baseUrl,
       username: account.username,
       password: account.password,
-      ...(options.ownAddresses !== false && { localAddress: userAddress(i) }),
+      ...(options.ownAddresses !== false && isLoopback(options.baseUrl) && { localAddress: userAddress(i) }),
       ...(options.writeEvery !== undefined && { writeEvery: options.writeEvery }),
     });
   });

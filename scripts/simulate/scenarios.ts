@@ -75,6 +75,8 @@ export interface PhaseReport {
   usersAffected: number;
   /** No answer or a 5xx. */
   errors: number;
+  /** The errors by status and code, e.g. {"503 store_unavailable": 12}. */
+  failures: Record<string, number>;
   statuses: Record<string, number>;
   /** Answers that told the browser to drop its session cookie. */
   cookieCleared: number;
@@ -124,6 +126,7 @@ function phaseReport(name: PhaseReport['name'], tally: Tally, model: PhaseModel)
     formula: model.formula,
     usersAffected: tally.affected.size,
     errors: tally.errors,
+    failures: { ...tally.failures },
     statuses: { ...tally.statuses },
     cookieCleared: tally.cookieCleared,
     latencyMs: tally.latency(),

@@ -20,6 +20,8 @@ export class Tally {
   cookieCleared = 0;
   logins = { ok: 0, failed: 0 };
   readonly statuses: Record<string, number> = {};
+  /** What the errors were: "503 store_unavailable", "0 ECONNRESET", ... */
+  readonly failures: Record<string, number> = {};
   readonly perInstance: Record<string, InstanceCount> = {};
   readonly affected = new Set<VirtualUser>();
   readonly latencies: number[] = [];
@@ -42,7 +44,11 @@ export class Tally {
       count.loggedOut++;
       this.affected.add(user);
     }
-    if (outcome.status === 0 || outcome.status >= 500) this.errors++;
+    if (outcome.status === 0 || outcome.status >= 500) {
+      this.errors++;
+      const key = `${outcome.status} ${outcome.error ?? 'unknown'}`;
+      this.failures[key] = (this.failures[key] ?? 0) + 1;
+    }
     if (outcome.cookieCleared) this.cookieCleared++;
   }
 

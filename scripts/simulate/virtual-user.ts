@@ -35,6 +35,8 @@ export interface VirtualUserOptions {
   timeoutMs?: number;
 }
 
+const IDLE_SOCKET_MS = 4000;
+
 /**
  * One browser: its own cookie jar (the session wristband and the balancer's
  * affinity cookie) and its own keep-alive connection, over real HTTP.
@@ -66,8 +68,11 @@ export class VirtualUser {
     this.writeEvery = options.writeEvery ?? 5;
     this.timeoutMs = options.timeoutMs ?? 10_000;
     // One connection per user, reused: a browser keeps its connection open too, and
-    // without keep-alive every request would also pay a TCP handshake.
-    this.agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    // without keep-alive every request would also pay a TCP handshake. The agent's
+    // timeout closes it after 4 s idle, before a Node server's 5 s keepAliveTimeout
+    // does: otherwise the first request after a pause (a scenario's event) can go out
+    // on a socket the server is closing, and come back as ECONNRESET.
+    this.agent = new http.Agent({ keepAlive: true, maxSockets: 1, timeout: IDLE_SOCKET_MS });
   }
 
   async login(): Promise<Outcome> {
@@ -159,7 +164,8 @@ export class VirtualUser {
           method,
           path,
           agent: this.agent,
-          ...(this.localAddress && { localAddress: this.localAddress }),
+          // An IPv4 source needs an IPv4 destination: "localhost" may resolve to ::1 first.
+          ...(this.localAddress && { localAddress: this.localAddress, family: 4 }),
           headers: {
             accept: 'application/json',
             ...(payload !== undefined && { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) }),

@@ -118,33 +118,38 @@ export async function buildLikeDockerfile(root: string): Promise<LocalImage> {
   const dirs = new Map<string, { dir: string; workdir: string }>();
   let image: LocalImage | undefined;
 
-  for (const stage of stages) {
-    const dir = join(scratch, stage.name);
-    mkdirSync(dir, { recursive: true });
-    let workdir = '/';
-    const env: Record<string, string> = {};
-    const result: LocalImage = { dir, scratch, cmd: [], env, user: undefined, expose: [] };
-    const local = (containerPath: string) => {
-      const absolute = posix.resolve(workdir, containerPath);
-      if (absolute !== workdir && !absolute.startsWith(`${workdir}/`)) throw new Error(`Dockerfile: ${containerPath} is outside WORKDIR ${workdir}`);
-      return join(dir, posix.relative(workdir, absolute));
-    };
-    for (const { op, args } of stage.instructions) {
-      if (op === 'WORKDIR') workdir = posix.resolve(workdir, args);
-      else if (op === 'ENV') {
-        for (const pair of args.split(/\s+/)) {
-          const [key = '', value = ''] = pair.split('=');
-          env[key] = value;
-        }
-      } else if (op === 'USER') result.user = args;
-      else if (op === 'EXPOSE') result.expose.push(...args.split(/\s+/).map(Number));
-      else if (op === 'CMD') result.cmd = JSON.parse(args) as string[];
-      else if (op === 'COPY') copy(args, local, dirs, root, ignore);
-      else if (op === 'RUN') await runStep(args, dir, root);
-      else throw new Error(`Dockerfile: the local build does not know ${op} (${args}); teach test/helpers/compose.ts`);
+  try {
+    for (const stage of stages) {
+      const dir = join(scratch, stage.name);
+      mkdirSync(dir, { recursive: true });
+      let workdir = '/';
+      const env: Record<string, string> = {};
+      const result: LocalImage = { dir, scratch, cmd: [], env, user: undefined, expose: [] };
+      const local = (containerPath: string) => {
+        const absolute = posix.resolve(workdir, containerPath);
+        if (absolute !== workdir && !absolute.startsWith(`${workdir}/`)) throw new Error(`Dockerfile: ${containerPath} is outside WORKDIR ${workdir}`);
+        return join(dir, posix.relative(workdir, absolute));
+      };
+      for (const { op, args } of stage.instructions) {
+        if (op === 'WORKDIR') workdir = posix.resolve(workdir, args);
+        else if (op === 'ENV') {
+          for (const pair of args.split(/\s+/)) {
+            const [key = '', value = ''] = pair.split('=');
+            env[key] = value;
+          }
+        } else if (op === 'USER') result.user = args;
+        else if (op === 'EXPOSE') result.expose.push(...args.split(/\s+/).map(Number));
+        else if (op === 'CMD') result.cmd = JSON.parse(args) as string[];
+        else if (op === 'COPY') copy(args, local, dirs, root, ignore);
+        else if (op === 'RUN') await runStep(args, dir, root);
+        else throw new Error(`Dockerfile: the local build does not know ${op} (${args}); teach test/helpers/compose.ts`);
+      }
+      dirs.set(stage.name, { dir, workdir });
+      image = result;
     }
-    dirs.set(stage.name, { dir, workdir });
-    image = result;
+  } catch (err) {
+    rmSync(scratch, { recursive: true, force: true });
+    throw err;
   }
   if (!image) throw new Error('Dockerfile has no stage');
   return image;
@@ -183,7 +188,7 @@ async function runStep(command: string, dir: string, root: string): Promise<void
         await run('npm', ['run', 'build'], { cwd: dir, env: { ...process.env, npm_config_update_notifier: 'false' } });
       } catch (err) {
         const { stdout, stderr } = err as { stdout?: string; stderr?: string };
-        throw new Error(`npm run build failed as the Dockerfile runs it:\n${stdout ?? ''}${stderr ?? ''}`);
+        throw new Error(`npm run build failed as the Dockerfile runs it:\n${stdout ?? ''}${stderr ?? ''}`, { cause: err });
       }
     } else throw new Error(`Dockerfile: the local build does not know RUN ${part}; teach test/helpers/compose.ts`);
   }
