@@ -116,7 +116,11 @@ export function createBalancer(config: BalancerConfig, log: Logger = console): B
   const serveLabPage = userPage();
 
   // Without keep-alive every proxied request opens a new TCP connection: half the throughput.
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 256 });
+  // An idle socket is dropped after 30 s, well before the instances' own keep-alive timeout (72 s):
+  // otherwise a request could be written to a socket the instance is closing and fail with
+  // ECONNRESET. (Node would read that timeout from the instance's Keep-Alive header, but we
+  // delete that header from the response below, so it has to be set here.)
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 256, timeout: 30_000 });
   const proxy = httpProxy.createProxyServer({ agent, xfwd: true, proxyTimeout: config.proxyTimeoutMs });
 
   const pool = new Pool(config.instances, config.healthIntervalMs, (backend, report) => {
