@@ -5,6 +5,7 @@ import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { Readable } from 'node:stream';
 import httpProxy from 'http-proxy';
+import { parse as parseUrl, type UrlWithStringQuery } from 'node:url';
 import type { StoreKind } from '../services/config.js';
 import type { BalancerConfig, InstanceAddress } from './config.js';
 import { modeOf, type RoutingKind } from './modes.js';
@@ -186,10 +187,19 @@ export function createBalancer(config: BalancerConfig, log: Logger = console): B
   // Errors without a per-request callback (should not happen) must never crash the balancer.
   proxy.on('error', (err) => log.error({ err: err.message }, 'proxy error'));
 
+  // http-proxy parses a string target on every request; parse each instance's URL once.
+  const targets = new Map<string, UrlWithStringQuery>();
+  const targetOf = (url: string): UrlWithStringQuery => {
+    let target = targets.get(url);
+    if (!target) targets.set(url, (target = parseUrl(url)));
+    return target;
+  };
+
   function forward(req: IncomingMessage, res: ServerResponse, attempt: Attempt): void {
     const decision = strategy.pick(
       pool.backends.filter((b) => !attempt.tried.has(b.id)),
-      { clientIp: req.socket.remoteAddress ?? '', affinity: readCookie(req.headers.cookie, config.affinityCookie) },
+      // Only cookie routing reads the affinity cookie: no need to scan every Cookie header.
+      { clientIp: req.socket.remoteAddress ?? '', affinity: routing === 'cookie' ? readCookie(req.headers.cookie, config.affinityCookie) : undefined },
     );
     if (!decision) {
       stats.failed++;
@@ -208,7 +218,7 @@ export function createBalancer(config: BalancerConfig, log: Logger = console): B
     backend.requests++;
 
     const buffer = attempt.body ? Readable.from([attempt.body]) : undefined;
-    proxy.web(req, res, { target: backend.url, ...(buffer && { buffer }) }, (err: NodeJS.ErrnoException) => {
+    proxy.web(req, res, { target: targetOf(backend.url), ...(buffer && { buffer }) }, (err: NodeJS.ErrnoException) => {
       // Under docker compose a stopped container's name stops resolving: like a refusal,
       // the request never left, so it counts as one.
       const refused = ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN'].includes(err.code ?? '');

@@ -9,7 +9,7 @@ const HELP = `coatcheck lab: app instances behind a round-robin balancer
   npm start -- [options]
 
   --mode <memory|sticky|redis>   preset of routing + store (default memory)
-  --routing <round-robin|cookie|ip-hash>   override the mode's routing
+  --routing <round-robin|cookie|ip-hash|consistent-hash>   override the mode's routing
   --store <memory|redis>         override the mode's session store
   --instances <N>                app instances (default 3)
   --port <P>                     public balancer port (default 8080)

@@ -1,13 +1,7 @@
 import type { StreamStatus } from '../proxy/lab-protocol.js';
+import { DEMO_CREDENTIALS } from './simulate/accounts.js';
 import { VirtualUser } from './simulate/virtual-user.js';
 
-/** The demo accounts of services/accounts.json. */
-const ACCOUNTS = [
-  ['testuser', 'testpass'],
-  ['ravi', 'gold-member'],
-  ['alice', 'wonderland'],
-  ['bob', 'builder'],
-] as const;
 
 export interface StreamOptions {
   baseUrl: string;
@@ -43,7 +37,7 @@ export class VirtualUserStream {
   constructor(private readonly options: StreamOptions) {
     const count = options.users ?? 20;
     this.users = Array.from({ length: count }, (_, i) => {
-      const [username, password] = ACCOUNTS[i % ACCOUNTS.length]!;
+      const { username, password } = DEMO_CREDENTIALS[i % DEMO_CREDENTIALS.length]!;
       return new VirtualUser({ baseUrl: options.baseUrl, username, password, timeoutMs: 5000 });
     });
     const maxSeconds = options.maxSeconds ?? 600;

@@ -23,10 +23,11 @@ function scryptAsync(password: string, salt: Buffer, cost: number): Promise<Buff
   });
 }
 
-export async function hashPassword(password: string): Promise<string> {
+/** A cheaper `cost` is for test and simulation fixtures only (see scripts/simulate/accounts.ts). */
+export async function hashPassword(password: string, cost = COST): Promise<string> {
   const salt = randomBytes(16);
-  const key = await scryptAsync(password, salt, COST);
-  return `scrypt$${COST}$${salt.toString('base64')}$${key.toString('base64')}`;
+  const key = await scryptAsync(password, salt, cost);
+  return `scrypt$${cost}$${salt.toString('base64')}$${key.toString('base64')}`;
 }
 
 export async function verifyPassword(password: string, stored: string): Promise<boolean> {

@@ -3,6 +3,7 @@ import net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { freePort } from '../scripts/lib/free-port.js';
 import { Client } from './helpers/http.js';
+import { waitFor } from './helpers/lab.js';
 
 /** Every descendant of a process, from ps: what Ctrl-C must leave nothing of. */
 function descendants(pid: number): number[] {
@@ -74,6 +75,8 @@ describe('npm start (the launcher)', () => {
     launcher.child.kill('SIGINT');
     expect(await launcher.exited).toBe(0);
     expect(Date.now() - started).toBeLessThan(10_000);
+    // Helpers of the children (tsx's esbuild service) exit when their parent's pipe closes, a moment later.
+    await waitFor(() => children.filter(alive).length === 0, 'every child process to exit', 5000).catch(() => undefined);
     expect(children.filter(alive)).toEqual([]);
     expect(await portBound(port)).toBe(false);
     expect(await portBound(adminPort)).toBe(false);

@@ -1,20 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import fastifyCookie from '@fastify/cookie';
 import { Redis } from 'ioredis';
+import { DEMO_CREDENTIALS } from '../simulate/accounts.js';
 
-/** The lab's demo accounts (services/accounts.json): logins rotate through them. */
-const ACCOUNTS = [
-  ['testuser', 'testpass'],
-  ['ravi', 'gold-member'],
-  ['alice', 'wonderland'],
-  ['bob', 'builder'],
-] as const;
 
 export const COOKIE_NAME = 'sid';
 
 /** Logs in once through `url`; returns the Cookie header a browser would send next (sid, and the balancer's pin if any). */
 export async function login(url: string, account = 0): Promise<string> {
-  const [username, password] = ACCOUNTS[account % ACCOUNTS.length]!;
+  // Logins rotate through the lab's demo accounts.
+  const { username, password } = DEMO_CREDENTIALS[account % DEMO_CREDENTIALS.length]!;
   const response = await fetch(`${url}/login`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },

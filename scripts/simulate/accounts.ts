@@ -1,12 +1,12 @@
-import { scrypt, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { hashPassword } from '../../services/accounts.js';
 
 /** The demo accounts of services/accounts.json, in the clear: virtual users log in with them. */
 export const DEMO_CREDENTIALS: readonly { username: string; password: string; displayName: string }[] = [
   { username: 'testuser', password: 'testpass', displayName: 'Test User' },
-  { username: 'ravi', password: 'gold-member', displayName: 'Ravi' },
+  { username: 'ravi', password: 'gold-member', displayName: 'Ravi (Gold member)' },
   { username: 'alice', password: 'wonderland', displayName: 'Alice' },
   { username: 'bob', password: 'builder', displayName: 'Bob' },
 ];
@@ -18,15 +18,6 @@ export const DEMO_CREDENTIALS: readonly { username: string; password: string; di
  */
 export const FAST_SCRYPT_COST = 1024;
 
-function hash(password: string, cost: number): Promise<string> {
-  const salt = randomBytes(16);
-  return new Promise((resolve, reject) =>
-    scrypt(password, salt, 32, { N: cost, r: 8, p: 1 }, (err, key) =>
-      err ? reject(err) : resolve(`scrypt$${cost}$${salt.toString('base64')}$${key.toString('base64')}`),
-    ),
-  );
-}
-
 /** Writes the demo accounts, hashed at FAST_SCRYPT_COST, to a temporary file for ACCOUNTS_FILE. */
 export async function writeFastAccounts(): Promise<{ file: string; remove(): void }> {
   const dir = mkdtempSync(join(tmpdir(), 'coatcheck-sim-'));
@@ -35,7 +26,7 @@ export async function writeFastAccounts(): Promise<{ file: string; remove(): voi
     DEMO_CREDENTIALS.map(async ({ username, password, displayName }) => ({
       username,
       displayName,
-      passwordHash: await hash(password, FAST_SCRYPT_COST),
+      passwordHash: await hashPassword(password, FAST_SCRYPT_COST),
     })),
   );
   writeFileSync(file, JSON.stringify(accounts, null, 2));
