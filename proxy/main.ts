@@ -4,11 +4,11 @@ import { ConfigError } from '../services/errors.js';
 import { buildAdmin } from './admin.js';
 import { createBalancer } from './balancer.js';
 import { createDashboard } from './dashboard.js';
-import { loadBalancerConfig } from './config.js';
+import { loadBalancerConfig, type BalancerConfig } from './config.js';
 import { loadTls, type TlsPair } from './tls.js';
 
 // The only balancer file that reads the environment, listens and handles signals.
-let config;
+let config: BalancerConfig;
 try {
   config = loadBalancerConfig();
 } catch (err) {
@@ -41,17 +41,28 @@ const closer = closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
   await Promise.all([balancer.close(), admin.close()]);
 });
 
-await new Promise<void>((resolve, reject) => {
-  balancer.server.once('error', reject);
-  balancer.server.listen(config.port, config.host, () => resolve());
-});
-if (httpsServer) {
-  await new Promise<void>((resolve, reject) => {
-    httpsServer.once('error', reject);
-    httpsServer.listen(config.httpsPort, config.host, () => resolve());
-  });
+/** Listens, or exits with a message that says which port is taken and how to choose another. */
+async function listenOrExit(what: string, variable: string, listen: () => Promise<unknown>, port: number) {
+  try {
+    await listen();
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'EADDRINUSE' && code !== 'EACCES') throw err;
+    const why = code === 'EADDRINUSE' ? 'is already in use' : 'needs more privileges';
+    console.error(`coatcheck balancer: the ${what} port ${port} on ${what === 'admin' ? config.adminHost : config.host} ${why}: stop what holds it, or choose another (${variable}, or npm start -- --${what === 'admin' ? 'admin-port' : 'port'})`);
+    process.exit(78);
+  }
 }
-await admin.listen({ host: config.adminHost, port: config.adminPort });
+
+const listenOn = (server: import('node:net').Server, port: number) =>
+  new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, config.host, () => resolve());
+  });
+
+await listenOrExit('public', 'PORT', () => listenOn(balancer.server, config.port), config.port);
+if (httpsServer) await listenOrExit('HTTPS', 'HTTPS_PORT', () => listenOn(httpsServer, config.httpsPort ?? 0), config.httpsPort ?? 0);
+await listenOrExit('admin', 'ADMIN_PORT', () => admin.listen({ host: config.adminHost, port: config.adminPort }), config.adminPort);
 const port = (balancer.server.address() as { port: number }).port;
 const adminPort = (admin.server.address() as { port: number }).port;
 const httpsPort = httpsServer ? (httpsServer.address() as { port: number }).port : undefined;

@@ -32,7 +32,14 @@ const closer = closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
   await app.close();
 });
 
-const address = await app.listen({ host: config.host, port: config.port });
+let address: string;
+try {
+  address = await app.listen({ host: config.host, port: config.port });
+} catch (err) {
+  if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+  console.error(`coatcheck instance: port ${config.port} on ${config.host} is already in use: stop what holds it, or set another PORT`);
+  process.exit(78);
+}
 const port = app.server.address();
 app.log.info({ address, store: config.store }, 'instance ready');
 // Parent launchers (npm start, tests) wait for this instead of sleeping.

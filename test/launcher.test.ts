@@ -90,6 +90,20 @@ describe('npm start (the launcher)', () => {
     expect(launcher.output()).toMatch(/redis-server was not found on PATH.*apt-get install redis-server.*docker compose up/s);
   });
 
+  it('says which port is taken, and how to choose another, when the public port is in use', async () => {
+    const holder = net.createServer();
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    const taken = (holder.address() as net.AddressInfo).port;
+    try {
+      const launcher = startLauncher(['--port', String(taken), '--admin-port', String(await freePort())]);
+      expect(await launcher.exited).toBe(1);
+      expect(launcher.output()).toContain(`the public port ${taken} on 127.0.0.1 is already in use`);
+      expect(launcher.output()).toContain('npm start -- --port');
+    } finally {
+      holder.close();
+    }
+  });
+
   it('rejects a bad option with a message and the usage', async () => {
     const launcher = startLauncher(['--mode', 'chaos']);
     expect(await launcher.exited).toBe(2);
