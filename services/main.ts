@@ -32,6 +32,11 @@ const closer = closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
   await app.close();
 });
 
+// In redis mode, listen only once the shared logbook is reachable: a balancer that routes users
+// here first would otherwise get 503s from a healthy-looking instance. If Redis stays away,
+// start anyway: requests then get a fast 503 and keep their cookie.
+if (!(await app.sessionStore.whenReady(3000))) app.log.warn('starting before the session store answers');
+
 let address: string;
 try {
   address = await app.listen({ host: config.host, port: config.port });

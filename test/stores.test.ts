@@ -69,6 +69,10 @@ describe('redis store (real redis-server)', () => {
     expect(loaded.user.username).toBe('testuser');
   });
 
+  it('reports itself ready once connected', async () => {
+    expect(await store.whenReady(1000)).toBe(true);
+  });
+
   it('answers null for an unknown session and deletes on destroy', async () => {
     expect(await call((cb) => store.get('nope', cb))).toBeNull();
     await call((cb) => store.set('gone', session(30_000), cb));
@@ -83,6 +87,8 @@ describe('redis store (real redis-server)', () => {
     expect(error).toBeInstanceOf(StoreUnavailableError);
     expect(Date.now() - started).toBeLessThan(1000);
     expect(await dead.ping()).toBe(false);
+    // An instance waits for this before it listens; with Redis away it gives up and starts anyway.
+    expect(await dead.whenReady(200)).toBe(false);
     await dead.close();
   });
 });

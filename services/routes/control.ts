@@ -47,12 +47,7 @@ export function controlRoutes(app: FastifyInstance, token: string, store: Switch
       store.switchTo(kind);
       // A new Redis connection takes a moment and the store fails fast meanwhile: answer once
       // it serves (or after 2 s), so the first login after a switch is not a 503.
-      const deadline = Date.now() + 2000;
-      let storeOk = await store.ping();
-      while (!storeOk && Date.now() < deadline) {
-        await new Promise((resolve) => setTimeout(resolve, 50));
-        storeOk = await store.ping();
-      }
+      const storeOk = await store.whenReady(2000);
       request.log.info({ store: kind, storeOk }, 'session store switched');
       return { store: store.kind, storeOk };
     },

@@ -70,6 +70,10 @@ export class MemorySessionStore implements LabStore {
     }
   }
 
+  async whenReady(): Promise<boolean> {
+    return true;
+  }
+
   async ping(): Promise<boolean> {
     return true;
   }

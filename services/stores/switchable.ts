@@ -62,6 +62,10 @@ export class SwitchableStore implements LabStore {
     return this.active.ping();
   }
 
+  whenReady(timeoutMs: number): Promise<boolean> {
+    return this.active.whenReady(timeoutMs);
+  }
+
   size(): Promise<number | null> {
     return this.active.size();
   }

@@ -12,6 +12,8 @@ export interface LabStore {
   destroy(sessionId: string, callback: Callback): void;
   /** Whether the store answers right now (for /health). */
   ping(): Promise<boolean>;
+  /** Resolves true once the store can serve, or false after `timeoutMs`. */
+  whenReady(timeoutMs: number): Promise<boolean>;
   /** How many sessions it holds, when that is cheap to know. */
   size(): Promise<number | null>;
   close(): Promise<void>;
