@@ -112,23 +112,24 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}): P
     },
   });
 
-  // @fastify/session clears a cookie whose session it cannot find. With per-instance
-  // stores that throws away a wristband another instance still honours, turning one
-  // unlucky request into a permanent logout. express-session keeps it; so do we.
-  // Logout (request.session === null after destroy) still clears it.
-  app.addHook('onSend', (request, reply, payload, done) => {
-    if (request.session !== null) dropCookieClearing(reply, config.cookieName);
-    done(null, payload);
-  });
-
-  // After the session plugin and the hook above have written Set-Cookie: HTTPS gets Secure + __Host-.
+  // The session cookie as it goes on the wire, once the session plugin has written Set-Cookie.
+  // 1. @fastify/session clears a cookie whose session it cannot find. With per-instance
+  //    stores that throws away a wristband another instance still honours, turning one
+  //    unlucky request into a permanent logout. express-session keeps it; so do we.
+  //    Logout (request.session === null after destroy) still clears it.
+  // 2. Over HTTPS it becomes `__Host-<name>` with Secure (services/cookie-policy.ts).
   app.addHook('onSend', (request, reply, payload, done) => {
     const header = reply.getHeader('set-cookie');
-    if (header !== undefined && request.protocol === 'https') {
-      const lines = Array.isArray(header) ? header.map(String) : [String(header)];
-      // reply.header() appends to set-cookie instead of replacing it.
-      reply.removeHeader('set-cookie');
-      reply.header('set-cookie', writeSessionCookie(lines, config.cookieName, true));
+    if (header !== undefined) {
+      let lines = Array.isArray(header) ? header.map(String) : [String(header)];
+      const count = lines.length;
+      if (request.session !== null) lines = lines.filter((line) => !line.startsWith(`${config.cookieName}=;`));
+      const https = request.protocol === 'https';
+      if (https || lines.length !== count) {
+        // reply.header() appends to set-cookie instead of replacing it.
+        reply.removeHeader('set-cookie');
+        if (lines.length > 0) reply.header('set-cookie', writeSessionCookie(lines, config.cookieName, https));
+      }
     }
     done(null, payload);
   });
@@ -200,12 +201,3 @@ const CLIENT_ERRORS: Record<string, { error: string; message: string }> = {
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: { error: 'bad_request', message: 'content-length does not match the body' },
 };
 
-function dropCookieClearing(reply: { getHeader(name: string): unknown; header(name: string, value: unknown): unknown; removeHeader(name: string): unknown }, cookieName: string): void {
-  const header = reply.getHeader('set-cookie');
-  if (header === undefined) return;
-  const cookies = Array.isArray(header) ? (header as string[]) : [String(header)];
-  const kept = cookies.filter((c) => !c.startsWith(`${cookieName}=;`));
-  if (kept.length === cookies.length) return;
-  reply.removeHeader('set-cookie');
-  if (kept.length > 0) reply.header('set-cookie', kept);
-}

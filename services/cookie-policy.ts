@@ -8,10 +8,6 @@
  */
 export const HOST_PREFIX = '__Host-';
 
-export function wireCookieName(name: string, https: boolean): string {
-  return https ? HOST_PREFIX + name : name;
-}
-
 /**
  * Over HTTPS only the `__Host-` cookie counts: a plain `<name>` cookie could have been set
  * by anyone who can talk plain HTTP to the browser (cookie tossing). Mutates `cookies`.
