@@ -78,26 +78,27 @@ export class RedisSessionStore implements LabStore {
     return new StoreUnavailableError(`session store (Redis) is not answering: ${reason}`, { cause: err });
   }
 
+  /** Every Redis call goes through here: one deadline, and any failure is a StoreUnavailableError. */
+  private run<T>(command: Promise<T>): Promise<T> {
+    return this.within(command).catch((err: unknown) => {
+      throw this.unavailable(err);
+    });
+  }
+
   get(sessionId: string, callback: (err: unknown, session?: Session | null) => void): void {
-    this.within(this.client.get(this.key(sessionId))).then(
+    this.run(this.client.get(this.key(sessionId))).then(
       (json) => callback(null, json === null ? null : (JSON.parse(json) as Session)),
-      (err: unknown) => callback(this.unavailable(err)),
+      callback,
     );
   }
 
   set(sessionId: string, session: Session, callback: (err?: unknown) => void): void {
     const ttl = ttlSeconds(session, this.defaultTtlSeconds);
-    this.within(this.client.set(this.key(sessionId), JSON.stringify(session), 'EX', ttl)).then(
-      () => callback(),
-      (err: unknown) => callback(this.unavailable(err)),
-    );
+    this.run(this.client.set(this.key(sessionId), JSON.stringify(session), 'EX', ttl)).then(() => callback(), callback);
   }
 
   destroy(sessionId: string, callback: (err?: unknown) => void): void {
-    this.within(this.client.del(this.key(sessionId))).then(
-      () => callback(),
-      (err: unknown) => callback(this.unavailable(err)),
-    );
+    this.run(this.client.del(this.key(sessionId))).then(() => callback(), callback);
   }
 
   /** The connection is made in the background and commands fail fast until it is: wait for it. */
@@ -134,64 +135,43 @@ export class RedisSessionStore implements LabStore {
   async trackLogin(username: string, sessionId: string, ttlSeconds: number): Promise<void> {
     const index = `${this.metaPrefix}user:${username}`;
     const now = Date.now();
-    try {
-      await this.within(
-        this.client
-          .multi()
-          .zadd(index, now + ttlSeconds * 1000, sessionId)
-          .zremrangebyscore(index, '-inf', now)
-          .expire(index, ttlSeconds)
-          .exec(),
-      );
-    } catch (err) {
-      throw this.unavailable(err);
-    }
+    await this.run(
+      this.client
+        .multi()
+        .zadd(index, now + ttlSeconds * 1000, sessionId)
+        .zremrangebyscore(index, '-inf', now)
+        .expire(index, ttlSeconds)
+        .exec(),
+    );
   }
 
   /** Every instance shares this Redis, so this ends the user's sessions everywhere. */
   async destroyUser(username: string): Promise<number> {
     const index = `${this.metaPrefix}user:${username}`;
-    try {
-      const ids = await this.client.zrange(index, '0', '-1');
-      const destroyed = ids.length > 0 ? await this.client.del(...ids.map((id) => this.key(id))) : 0;
-      await this.client.del(index);
-      return destroyed;
-    } catch (err) {
-      throw this.unavailable(err);
-    }
+    const ids = await this.run(this.client.zrange(index, '0', '-1'));
+    const destroyed = ids.length > 0 ? await this.run(this.client.del(...ids.map((id) => this.key(id)))) : 0;
+    await this.run(this.client.del(index));
+    return destroyed;
   }
 
   async failures(keys: string[]): Promise<FailureCount[]> {
-    try {
-      const pipeline = this.client.pipeline();
-      for (const key of keys) pipeline.get(this.failureKey(key)).pttl(this.failureKey(key));
-      return pairs(await this.within(pipeline.exec()));
-    } catch (err) {
-      throw this.unavailable(err);
-    }
+    const pipeline = this.client.pipeline();
+    for (const key of keys) pipeline.get(this.failureKey(key)).pttl(this.failureKey(key));
+    return this.run(pipeline.exec().then(pairs));
   }
 
   /** One atomic step per key (SET NX starts the window, INCR counts): every instance counts together. */
   async addFailure(keys: string[], windowSeconds: number): Promise<FailureCount[]> {
-    try {
-      const multi = this.client.multi();
-      for (const key of keys) {
-        multi.set(this.failureKey(key), '0', 'EX', windowSeconds, 'NX').incr(this.failureKey(key)).pttl(this.failureKey(key));
-      }
-      const results = (await this.within(multi.exec())) ?? [];
-      // Drop each SET's reply: what is left is INCR, PTTL pairs.
-      return pairs(results.filter((_, i) => i % 3 !== 0));
-    } catch (err) {
-      throw this.unavailable(err);
+    const multi = this.client.multi();
+    for (const key of keys) {
+      multi.set(this.failureKey(key), '0', 'EX', windowSeconds, 'NX').incr(this.failureKey(key)).pttl(this.failureKey(key));
     }
+    // Drop each SET's reply: what is left is INCR, PTTL pairs.
+    return this.run(multi.exec().then((results) => pairs((results ?? []).filter((_, i) => i % 3 !== 0))));
   }
 
   async clearFailures(key: string): Promise<void> {
-    try {
-      await this.client.del(this.failureKey(key));
-    } catch (err) {
-      throw this.unavailable(err);
-    }
+    await this.run(this.client.del(this.failureKey(key)));
   }
 
   private failureKey(key: string): string {
