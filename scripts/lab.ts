@@ -109,6 +109,12 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
 
   const instances: LabInstance[] = [];
 
+  function instanceById(id: string): LabInstance {
+    const instance = instances.find((i) => i.id === id);
+    if (!instance) throw new Error(`no instance ${id}`);
+    return instance;
+  }
+
   async function spawnInstance(id: string, port: number): Promise<LabInstance> {
     const { child, ready } = await startNode('services/main.ts', instanceEnv(id, port), {
       name: id,
@@ -184,8 +190,7 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
       instances,
       balancer,
       async killInstance(id: string, signal: NodeJS.Signals = 'SIGKILL') {
-        const instance = instances.find((i) => i.id === id);
-        if (!instance) throw new Error(`no instance ${id}`);
+        const instance = instanceById(id);
         const exited = new Promise<void>((resolve) => instance.child.once('exit', () => resolve()));
         instance.child.kill(signal);
         await exited;
@@ -211,8 +216,7 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
         return instance;
       },
       async stopInstance(id: string) {
-        const instance = instances.find((i) => i.id === id);
-        if (!instance) throw new Error(`no instance ${id}`);
+        const instance = instanceById(id);
         stopped.add(id);
         await stopChild(instance.child);
         emitter.emit('stopped', id);
@@ -227,8 +231,7 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
         return next;
       },
       async removeInstance(id: string) {
-        const instance = instances.find((i) => i.id === id);
-        if (!instance) throw new Error(`no instance ${id}`);
+        const instance = instanceById(id);
         await admin(`/api/instances/${encodeURIComponent(id)}`, {}, 'DELETE');
         stopped.add(id);
         await stopChild(instance.child);
