@@ -65,14 +65,20 @@ export interface SimulationOptions {
   onRequest?: () => void;
 }
 
-export interface PhaseReport {
-  name: 'steady' | 'before' | 'outage' | 'after';
+/** The lesson's figures, for a whole run and for each phase of it. */
+interface LogoutFigures {
+  /** Follow-up requests (logins not counted). */
   requests: number;
   loggedOut: number;
   loggedOutRate: number;
   expectedRate: number;
+  /** For a whole run: the formula of the phase that matters (steady state, or after the event). */
   formula: string;
   usersAffected: number;
+}
+
+export interface PhaseReport extends LogoutFigures {
+  name: 'steady' | 'before' | 'outage' | 'after';
   /** No answer or a 5xx. */
   errors: number;
   /** The errors by status and code, e.g. {"503 store_unavailable": 12}. */
@@ -83,7 +89,7 @@ export interface PhaseReport {
   latencyMs: LatencySummary;
 }
 
-export interface SimulationReport {
+export interface SimulationReport extends LogoutFigures {
   scenario: ScenarioName;
   variant: string;
   mode: ModeName | null;
@@ -95,14 +101,6 @@ export interface SimulationReport {
   event: string | null;
   users: number;
   logins: { ok: number; failed: number };
-  /** Follow-up requests (logins not counted). */
-  requests: number;
-  loggedOut: number;
-  loggedOutRate: number;
-  expectedRate: number;
-  /** The formula of the phase that matters: steady state, or after the event. */
-  formula: string;
-  usersAffected: number;
   expectedUsersAffected: number;
   /** Users whose session their home instance (or Redis) no longer has, asked directly at the end. */
   sessionsLost: number;
