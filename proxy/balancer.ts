@@ -195,22 +195,19 @@ export function createBalancer(config: BalancerConfig, log: Logger = console): B
     return target;
   };
 
+  /** 503 with Retry-After: no instance could take the request. */
+  function noInstance(res: ServerResponse, message: string): void {
+    stats.failed++;
+    sendJson(res, 503, { error: 'no_instance_available', message }, { 'retry-after': '2' });
+  }
+
   function forward(req: IncomingMessage, res: ServerResponse, attempt: Attempt): void {
     const decision = strategy.pick(
       pool.backends.filter((b) => !attempt.tried.has(b.id)),
       // Only cookie routing reads the affinity cookie: no need to scan every Cookie header.
       { clientIp: req.socket.remoteAddress ?? '', affinity: routing === 'cookie' ? readCookie(req.headers.cookie, config.affinityCookie) : undefined },
     );
-    if (!decision) {
-      stats.failed++;
-      sendJson(
-        res,
-        503,
-        { error: 'no_instance_available', message: 'every app instance is down; the balancer will retry them, try again shortly' },
-        { 'retry-after': '2' },
-      );
-      return;
-    }
+    if (!decision) return noInstance(res, 'every app instance is down; the balancer will retry them, try again shortly');
     const backend = decision.backend as PoolBackend;
     attempt.backend = backend;
     attempt.setAffinity = decision.setAffinity || attempt.setAffinity;
@@ -232,16 +229,12 @@ export function createBalancer(config: BalancerConfig, log: Logger = console): B
         forward(req, res, attempt);
         return;
       }
-      stats.failed++;
       if (refused) {
         // Nobody is listening where we tried: the service is unavailable, not broken.
-        sendJson(
-          res,
-          503,
-          { error: 'no_instance_available', message: `instance ${backend.id} refused the connection and no other could take it; try again shortly` },
-          { 'retry-after': '2' },
-        );
-      } else if (attempt.timedOut) {
+        return noInstance(res, `instance ${backend.id} refused the connection and no other could take it; try again shortly`);
+      }
+      stats.failed++;
+      if (attempt.timedOut) {
         sendJson(res, 504, {
           error: 'instance_timeout',
           message: `instance ${backend.id} did not answer within ${config.proxyTimeoutMs} ms`,
