@@ -203,7 +203,8 @@ export function createBalancer(config: BalancerConfig, log: Logger = console): B
 
   function forward(req: IncomingMessage, res: ServerResponse, attempt: Attempt): void {
     const decision = strategy.pick(
-      pool.backends.filter((b) => !attempt.tried.has(b.id)),
+      // Only a retry needs a list without the instances already tried: no copy on the first attempt.
+      attempt.tried.size === 0 ? pool.backends : pool.backends.filter((b) => !attempt.tried.has(b.id)),
       // Only cookie routing reads the affinity cookie: no need to scan every Cookie header.
       { clientIp: req.socket.remoteAddress ?? '', affinity: routing === 'cookie' ? readCookie(req.headers.cookie, config.affinityCookie) : undefined },
     );
