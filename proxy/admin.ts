@@ -1,9 +1,8 @@
 import { timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
-import { STORE_KINDS, type StoreKind } from '../services/config.js';
+import { STORE_KINDS, MODES, MODE_NAMES, ROUTING_KINDS, type StoreKind, type ModeName, type RoutingKind } from '../services/vocabulary.js';
 import type { Balancer } from './balancer.js';
 import type { Dashboard } from './dashboard.js';
-import { MODES, MODE_NAMES, ROUTING_KINDS, type ModeName, type RoutingKind } from './modes.js';
 
 export interface AdminOptions {
   /** When set, every write needs `Authorization: Bearer <token>`. */

@@ -1,6 +1,4 @@
-import { STORE_KINDS, type StoreKind } from '../services/config.js';
-import { ConfigError } from '../services/errors.js';
-import { MODES, MODE_NAMES, ROUTING_KINDS, type ModeName, type RoutingKind } from './modes.js';
+import { ConfigError, MODES, MODE_NAMES, ROUTING_KINDS, STORE_KINDS, port, positive, secret, type Env, type ModeName, type RoutingKind, type StoreKind } from '../services/vocabulary.js';
 
 export interface InstanceAddress {
   id: string;
@@ -40,8 +38,6 @@ export interface BalancerConfig {
   redisKeyPrefix: string;
 }
 
-type Env = Record<string, string | undefined>;
-
 /** INSTANCES="app-1=http://127.0.0.1:3001,app-2=http://127.0.0.1:3002" (ids optional). */
 export function parseInstances(raw: string): InstanceAddress[] {
   const entries = raw.split(',').map((s) => s.trim()).filter(Boolean);
@@ -58,22 +54,6 @@ export function parseInstances(raw: string): InstanceAddress[] {
     if (parsed.protocol !== 'http:') throw new ConfigError(`INSTANCES: ${url} must be an http:// URL`);
     return { id, url: parsed.origin };
   });
-}
-
-function port(env: Env, name: string, fallback: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new ConfigError(`${name}=${raw} is not a port number`);
-  return n;
-}
-
-function positive(env: Env, name: string, fallback: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n <= 0) throw new ConfigError(`${name}=${raw} must be a positive whole number`);
-  return n;
 }
 
 export function loadBalancerConfig(env: Env = process.env): BalancerConfig {
@@ -98,8 +78,8 @@ export function loadBalancerConfig(env: Env = process.env): BalancerConfig {
     instances,
     routing,
     store,
-    controlToken: env.CONTROL_TOKEN || undefined,
-    adminToken: env.ADMIN_TOKEN || undefined,
+    controlToken: secret(env, 'CONTROL_TOKEN'),
+    adminToken: secret(env, 'ADMIN_TOKEN'),
     affinityCookie: env.AFFINITY_COOKIE || 'coatcheck_lb',
     healthIntervalMs: positive(env, 'HEALTH_INTERVAL_MS', 1000),
     proxyTimeoutMs: positive(env, 'PROXY_TIMEOUT_MS', 10_000),

@@ -1,6 +1,6 @@
 import closeWithGrace from 'close-with-grace';
 import { pino } from 'pino';
-import { ConfigError } from '../services/errors.js';
+import { ConfigError } from '../services/vocabulary.js';
 import { buildAdmin } from './admin.js';
 import { createBalancer } from './balancer.js';
 import { createDashboard } from './dashboard.js';

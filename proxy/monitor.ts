@@ -1,10 +1,9 @@
 import { EventEmitter } from 'node:events';
-import type { StoreKind } from '../services/config.js';
+import type { StoreKind, RoutingKind } from '../services/vocabulary.js';
 import type { Balancer, ServedEvent } from './balancer.js';
 import type { LabRedis, RedisView } from './lab-redis.js';
 import type { InstanceLifecycle, StreamStatus } from './lab-protocol.js';
 import type { LauncherLink } from './launcher-link.js';
-import type { RoutingKind } from './modes.js';
 
 /** Requests that need a logged-in session: a 401 on these is a user being "logged out". */
 const SESSION_PATHS = new Set(['/profile', '/cart']);

@@ -1,4 +1,4 @@
-import type { StoreKind } from '../services/config.js';
+import type { StoreKind } from '../services/vocabulary.js';
 import type { InstanceAddress } from './config.js';
 import type { Backend } from './strategies.js';
 

@@ -1,8 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import type { StoreKind } from '../services/config.js';
-import { MODES, type ModeName, type RoutingKind } from '../proxy/modes.js';
+import { MODES, type StoreKind, type ModeName, type RoutingKind } from '../services/vocabulary.js';
 import { serveLabActions } from './lab-actions.js';
 import { startNode, stopChild } from './lib/processes.js';
 import { REDIS_MISSING, hasRedisServer, startRedisServer, type RedisServer } from './lib/redis-server.js';

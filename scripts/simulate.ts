@@ -1,8 +1,7 @@
 // npm run simulate -- [--mode M | --compare | --scenario S] [--instances N] [--users U] [--requests R] [--json]
 import { arch, cpus, platform } from 'node:os';
 import { parseArgs } from 'node:util';
-import { STORE_KINDS, type StoreKind } from '../services/config.js';
-import { MODES, MODE_NAMES, ROUTING_KINDS, modeOf, type ModeName, type RoutingKind } from '../proxy/modes.js';
+import { STORE_KINDS, MODES, MODE_NAMES, ROUTING_KINDS, modeOf, type StoreKind, type ModeName, type RoutingKind } from '../services/vocabulary.js';
 import { FAST_SCRYPT_COST } from './simulate/accounts.js';
 import { SimulationError } from './simulate/lab-driver.js';
 import { render } from './simulate/report.js';

@@ -1,7 +1,6 @@
 // npm start -- [--mode memory|sticky|redis] [--instances N] [--port P] [--admin-port A] [--redis-url U]
 import { parseArgs } from 'node:util';
-import { STORE_KINDS, type StoreKind } from '../services/config.js';
-import { MODES, MODE_NAMES, ROUTING_KINDS, modeOf, type ModeName, type RoutingKind } from '../proxy/modes.js';
+import { STORE_KINDS, MODES, MODE_NAMES, ROUTING_KINDS, modeOf, type StoreKind, type ModeName, type RoutingKind } from '../services/vocabulary.js';
 import { startLab, type Lab } from './lab.js';
 
 const HELP = `coatcheck lab: app instances behind a round-robin balancer

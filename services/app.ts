@@ -5,7 +5,7 @@ import { AccountBook } from './accounts.js';
 import type { AppConfig } from './config.js';
 import { readSessionCookie, writeSessionCookie } from './cookie-policy.js';
 import { Drain } from './drain.js';
-import { StoreUnavailableError } from './errors.js';
+import { StoreUnavailableError } from './vocabulary.js';
 import { authRoutes } from './routes/auth.js';
 import { controlRoutes } from './routes/control.js';
 import './session-types.js';

@@ -1,9 +1,6 @@
 import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { ConfigError } from './errors.js';
-
-export type StoreKind = 'memory' | 'redis';
-export const STORE_KINDS: readonly StoreKind[] = ['memory', 'redis'];
+import { ConfigError, STORE_KINDS, flag, int, list, oneOf, port, secret, type Env, type StoreKind } from './vocabulary.js';
 
 /** Everything an app instance needs, validated once at start-up. */
 export interface AppConfig {
@@ -43,47 +40,14 @@ export interface AppConfig {
 
 export const DEFAULT_ACCOUNTS_FILE = fileURLToPath(new URL('./accounts.json', import.meta.url));
 
-type Env = Record<string, string | undefined>;
-
-function int(env: Env, name: string, fallback: number, min: number, max: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new ConfigError(`${name}=${raw} is not a whole number between ${min} and ${max}`);
-  }
-  return value;
-}
-
-function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  if (!(allowed as readonly string[]).includes(raw)) {
-    throw new ConfigError(`${name}=${raw} is not one of: ${allowed.join(', ')}`);
-  }
-  return raw as T;
-}
-
-function flag(env: Env, name: string, fallback: boolean): boolean {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  if (raw === 'true' || raw === '1') return true;
-  if (raw === 'false' || raw === '0') return false;
-  throw new ConfigError(`${name}=${raw} is not a boolean (use true or false)`);
-}
-
-function list(raw: string | undefined): string[] {
-  return (raw ?? '').split(',').map((s) => s.trim()).filter(Boolean);
-}
-
 export function loadConfig(env: Env = process.env): AppConfig {
-  const port = int(env, 'PORT', 3000, 0, 65535);
+  const listenPort = port(env, 'PORT', 3000);
   const store = oneOf(env, 'STORE', STORE_KINDS, 'memory');
   const redisUrl = env.REDIS_URL || undefined;
   if (store === 'redis' && !redisUrl) {
     throw new ConfigError('STORE=redis needs REDIS_URL (for example redis://127.0.0.1:6379)');
   }
-  const sessionSecrets = list(env.SESSION_SECRET);
+  const sessionSecrets = list(secret(env, 'SESSION_SECRET'));
   if (sessionSecrets.length === 0) {
     throw new ConfigError(
       'SESSION_SECRET is required: one or more comma-separated secrets of 32+ characters ' +
@@ -95,14 +59,14 @@ export function loadConfig(env: Env = process.env): AppConfig {
       throw new ConfigError('SESSION_SECRET: every secret must be at least 32 characters long');
     }
   }
-  const controlToken = env.CONTROL_TOKEN || undefined;
+  const controlToken = secret(env, 'CONTROL_TOKEN');
   if (controlToken !== undefined && controlToken.length < 16) {
     throw new ConfigError('CONTROL_TOKEN must be at least 16 characters long (or unset to disable /_control)');
   }
   return {
     instanceId: env.INSTANCE_ID || hostname(),
     host: env.HOST || '127.0.0.1',
-    port,
+    port: listenPort,
     store,
     redisUrl,
     redisKeyPrefix: env.REDIS_KEY_PREFIX || 'coatcheck:sess:',

@@ -1,7 +1,7 @@
 import closeWithGrace from 'close-with-grace';
 import { buildApp } from './app.js';
 import { loadConfig } from './config.js';
-import { ConfigError } from './errors.js';
+import { ConfigError } from './vocabulary.js';
 
 // The only file that reads the environment, listens and handles signals.
 let config;

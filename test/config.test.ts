@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseInstances, loadBalancerConfig } from '../proxy/config.js';
 import { loadConfig } from '../services/config.js';
-import { ConfigError } from '../services/errors.js';
+import { ConfigError } from '../services/vocabulary.js';
 
 const secret = 'a'.repeat(32);
 

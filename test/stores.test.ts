@@ -3,7 +3,7 @@ import type { Session } from 'fastify';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
-import { StoreUnavailableError } from '../services/errors.js';
+import { StoreUnavailableError } from '../services/vocabulary.js';
 import { MemorySessionStore } from '../services/stores/memory.js';
 import { RedisSessionStore } from '../services/stores/redis.js';
 import { freePort } from '../scripts/lib/free-port.js';

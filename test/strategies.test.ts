@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MODES, modeOf } from '../proxy/modes.js';
+import { MODES, modeOf } from '../services/vocabulary.js';
 import { cookieAffinity, createStrategy, fnv1a, ipHash, roundRobin, type Backend } from '../proxy/strategies.js';
 
 const pool = (n: number, down: number[] = []): Backend[] =>

@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { modeOf, type RoutingKind } from '../../proxy/modes.js';
-import type { StoreKind } from '../../services/config.js';
+import { modeOf, type RoutingKind, type StoreKind } from '../../services/vocabulary.js';
 import { startNode, stopChild } from '../lib/processes.js';
 import { startRedisServer, type RedisServer } from '../lib/redis-server.js';
 import { startNginx, type Nginx } from './nginx.js';

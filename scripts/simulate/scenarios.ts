@@ -1,5 +1,4 @@
-import type { StoreKind } from '../../services/config.js';
-import { modeOf, type ModeName, type RoutingKind } from '../../proxy/modes.js';
+import { modeOf, type StoreKind, type ModeName, type RoutingKind } from '../../services/vocabulary.js';
 import { SimulationError, type LabDriver } from './lab-driver.js';
 import { createUsers, seededRandom } from './population.js';
 import type { InstanceCount, LatencySummary, Tally } from './tally.js';

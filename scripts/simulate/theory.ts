@@ -1,5 +1,4 @@
-import type { StoreKind } from '../../services/config.js';
-import type { RoutingKind } from '../../proxy/modes.js';
+import type { StoreKind, RoutingKind } from '../../services/vocabulary.js';
 import { fnv1a, hashRing, ringLookup } from '../../proxy/strategies.js';
 
 /**

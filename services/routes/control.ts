@@ -1,6 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest, Session } from 'fastify';
-import { STORE_KINDS, type StoreKind } from '../config.js';
+import { STORE_KINDS, type StoreKind } from '../vocabulary.js';
 import type { SwitchableStore } from '../stores/switchable.js';
 
 /** Ids per /_control/seed request, and the body that carries them (ids of ~32 chars). */

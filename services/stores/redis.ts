@@ -1,6 +1,6 @@
 import type { Session } from 'fastify';
 import { Redis } from 'ioredis';
-import { StoreUnavailableError } from '../errors.js';
+import { StoreUnavailableError } from '../vocabulary.js';
 import { ttlSeconds, type FailureCount, type LabStore } from './types.js';
 
 export interface RedisStoreOptions {

@@ -1,5 +1,5 @@
 import type { Session } from 'fastify';
-import type { StoreKind } from '../config.js';
+import type { StoreKind } from '../vocabulary.js';
 import type { FailureCount, LabStore } from './types.js';
 
 /**

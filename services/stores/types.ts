@@ -1,5 +1,5 @@
 import type { Session } from 'fastify';
-import type { StoreKind } from '../config.js';
+import type { StoreKind } from '../vocabulary.js';
 
 type Callback = (err?: unknown) => void;
 type GetCallback = (err: unknown, session?: Session | null) => void;
