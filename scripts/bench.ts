@@ -7,6 +7,7 @@ import { DEFAULTS, QUICK, type BenchSettings } from './bench/defaults.js';
 import { header, ratioLines, table } from './bench/report.js';
 import { knownNames, runBench } from './bench/run.js';
 import { Stack } from './bench/stack.js';
+import { cliErrors, type Cli } from './lib/cli.js';
 
 const HELP = `npm run bench [-- options]
 
@@ -24,17 +25,8 @@ const HELP = `npm run bench [-- options]
 Everything it starts (redis-server, instances, balancers, nginx) listens on 127.0.0.1
 on free ports and is stopped at the end, also on Ctrl-C.`;
 
-function fail(message: string): never {
-  console.error(`bench: ${message}\n\n${HELP}`);
-  process.exit(2);
-}
-
-function positiveInt(raw: string | undefined, name: string, fallback: number): number {
-  if (raw === undefined) return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1) fail(`${name} must be a whole number of at least 1, got "${raw}"`);
-  return n;
-}
+const cli: Cli = cliErrors('bench', HELP);
+const positiveInt = (raw: string | undefined, option: string, fallback: number) => (raw === undefined ? fallback : cli.wholeNumber(option, raw, 1));
 
 let args;
 try {
@@ -52,7 +44,7 @@ try {
     },
   }).values;
 } catch (err) {
-  fail((err as Error).message);
+  cli.fail((err as Error).message);
 }
 if (args.help) {
   console.log(HELP);
@@ -62,9 +54,9 @@ if (args.help) {
 const base = args.quick ? QUICK : DEFAULTS;
 const settings: BenchSettings = {
   ...base,
-  rounds: positiveInt(args.rounds, '--rounds', base.rounds),
-  durationSec: positiveInt(args.duration, '--duration', base.durationSec),
-  connections: positiveInt(args.connections, '--connections', base.connections),
+  rounds: positiveInt(args.rounds, 'rounds', base.rounds),
+  durationSec: positiveInt(args.duration, 'duration', base.durationSec),
+  connections: positiveInt(args.connections, 'connections', base.connections),
 };
 const names = knownNames(settings);
 if (args.list) {
@@ -73,7 +65,7 @@ if (args.list) {
 }
 const only = (args.only ?? '').split(',').map((s) => s.trim()).filter(Boolean);
 const unknown = only.filter((n) => !names.groups.includes(n) && !names.rows.includes(n));
-if (unknown.length > 0) fail(`unknown row or group: ${unknown.join(', ')} (rows: ${names.rows.join(', ')}; groups: ${names.groups.join(', ')})`);
+if (unknown.length > 0) cli.fail(`unknown row or group: ${unknown.join(', ')} (rows: ${names.rows.join(', ')}; groups: ${names.groups.join(', ')})`);
 
 const standard = !args.quick && !args['cpu-prof'] && only.length === 0 && args.rounds === undefined && args.duration === undefined && args.connections === undefined;
 const outDir = resolve(args.out ?? (standard ? 'bench-results' : join(tmpdir(), 'coatcheck-bench')));

@@ -6,6 +6,7 @@ import { FAST_SCRYPT_COST } from './simulate/accounts.js';
 import { SimulationError } from './simulate/lab-driver.js';
 import { render } from './simulate/report.js';
 import { simulate, type RunOptions } from './simulate/run.js';
+import { cliErrors, type Cli } from './lib/cli.js';
 import { SCENARIO_NAMES, SCENARIO_VARIANTS, VARIANTS, type ScenarioName, type Variant } from './simulate/scenarios.js';
 
 const HELP = `coatcheck simulate: virtual users log in once, then keep clicking; count who gets logged out
@@ -44,10 +45,7 @@ Output:
   -h, --help
 `;
 
-function fail(message: string): never {
-  console.error(`simulate: ${message}\n\nnpm run simulate -- --help for the options`);
-  process.exit(2);
-}
+const cli: Cli = cliErrors('simulate', 'npm run simulate -- --help for the options');
 
 function parse(): RunOptions & { json: boolean; title: string } {
   let parsed;
@@ -76,26 +74,21 @@ function parse(): RunOptions & { json: boolean; title: string } {
       },
     });
   } catch (err) {
-    fail((err as Error).message);
+    cli.fail((err as Error).message);
   }
   const { values } = parsed;
   if (values.help) {
     console.log(HELP);
     process.exit(0);
   }
-  const number = (name: string, raw: string, min: number, max: number) => {
-    const n = Number(raw);
-    if (!Number.isInteger(n) || n < min || n > max) fail(`--${name} must be a whole number from ${min} to ${max}`);
-    return n;
-  };
-  if (values.mode !== undefined && !MODE_NAMES.includes(values.mode as ModeName)) fail(`--mode must be one of ${MODE_NAMES.join(', ')}`);
-  if (values.routing !== undefined && !ROUTING_KINDS.includes(values.routing as RoutingKind)) fail(`--routing must be one of ${ROUTING_KINDS.join(', ')}`);
-  if (values.store !== undefined && !STORE_KINDS.includes(values.store as StoreKind)) fail(`--store must be one of ${STORE_KINDS.join(', ')}`);
-  if (values.scenario !== undefined && !SCENARIO_NAMES.includes(values.scenario as ScenarioName)) fail(`--scenario must be one of ${SCENARIO_NAMES.join(', ')}`);
-  if (values.compare && values.scenario) fail('--compare and --scenario do not mix: --scenario already runs every relevant mode');
-  if (values.compare && (values.mode || values.routing || values.store)) fail('--compare runs every mode: drop --mode/--routing/--store');
+  if (values.mode !== undefined && !MODE_NAMES.includes(values.mode as ModeName)) cli.fail(`--mode must be one of ${MODE_NAMES.join(', ')}`);
+  if (values.routing !== undefined && !ROUTING_KINDS.includes(values.routing as RoutingKind)) cli.fail(`--routing must be one of ${ROUTING_KINDS.join(', ')}`);
+  if (values.store !== undefined && !STORE_KINDS.includes(values.store as StoreKind)) cli.fail(`--store must be one of ${STORE_KINDS.join(', ')}`);
+  if (values.scenario !== undefined && !SCENARIO_NAMES.includes(values.scenario as ScenarioName)) cli.fail(`--scenario must be one of ${SCENARIO_NAMES.join(', ')}`);
+  if (values.compare && values.scenario) cli.fail('--compare and --scenario do not mix: --scenario already runs every relevant mode');
+  if (values.compare && (values.mode || values.routing || values.store)) cli.fail('--compare runs every mode: drop --mode/--routing/--store');
   for (const url of [values.url, values['admin-url']]) {
-    if (url !== undefined && !/^http:\/\/[^/]+\/?$/.test(url)) fail(`${url}: give an http:// origin, e.g. http://localhost:8080`);
+    if (url !== undefined && !/^http:\/\/[^/]+\/?$/.test(url)) cli.fail(`${url}: give an http:// origin, e.g. http://localhost:8080`);
   }
 
   const scenario = (values.scenario as ScenarioName | undefined) ?? 'steady';
@@ -109,14 +102,14 @@ function parse(): RunOptions & { json: boolean; title: string } {
     const store = (values.store as StoreKind | undefined) ?? preset.store;
     const mode = modeOf(routing, store);
     const label = mode ?? `${routing} + ${store}`;
-    if ((scenario === 'redis-restart' || scenario === 'redis-down') && store !== 'redis') fail(`--scenario ${scenario} is about the redis store: use --mode redis`);
+    if ((scenario === 'redis-restart' || scenario === 'redis-down') && store !== 'redis') cli.fail(`--scenario ${scenario} is about the redis store: use --mode redis`);
     // Over a running lab without --mode, measure it as it is.
     variants = values.url && !chosen ? [] : [{ label, routing, store, ...(scenario === 'redis-down' && { appendOnly: true }) }];
   }
 
-  const instances = number('instances', values.instances, 1, 16);
-  const users = number('users', values.users, 1, 10_000);
-  const requests = number('requests', values.requests, scenario === 'steady' ? 1 : 2, 1000);
+  const instances = cli.wholeNumber('instances', values.instances, 1, 16);
+  const users = cli.wholeNumber('users', values.users, 1, 10_000);
+  const requests = cli.wholeNumber('requests', values.requests, scenario === 'steady' ? 1 : 2, 1000);
   const title = values.compare
     ? `simulate --compare: ${instances} instances, ${users} users x ${requests} follow-up requests (after one login each)`
     : `simulate${scenario === 'steady' ? '' : ` --scenario ${scenario}`}: ${instances} instances, ${users} users x ${requests} follow-up requests (after one login each)`;
@@ -126,9 +119,9 @@ function parse(): RunOptions & { json: boolean; title: string } {
     instances,
     users,
     requests,
-    concurrency: number('concurrency', values.concurrency, 1, 1000),
-    seed: number('seed', values.seed, 0, 2 ** 32 - 1),
-    outageMs: number('outage-seconds', values['outage-seconds'], 1, 60) * 1000,
+    concurrency: cli.wholeNumber('concurrency', values.concurrency, 1, 1000),
+    seed: cli.wholeNumber('seed', values.seed, 0, 2 ** 32 - 1),
+    outageMs: cli.wholeNumber('outage-seconds', values['outage-seconds'], 1, 60) * 1000,
     ...(values.kill !== undefined && { killId: values.kill }),
     ...(values.url !== undefined && { url: values.url.replace(/\/$/, '') }),
     ...(values['admin-url'] !== undefined && { adminUrl: values['admin-url'].replace(/\/$/, '') }),
@@ -156,7 +149,7 @@ try {
     // A running lab, no mode asked for: measure it in the mode it is in.
     const response = await fetch(`${options.adminUrl ?? 'http://127.0.0.1:8081'}/api/state`).catch(() => null);
     const state = (await response?.json().catch(() => null)) as { routing: RoutingKind; store: StoreKind } | null;
-    if (!state) fail(`cannot read the lab's state from ${options.adminUrl ?? 'http://127.0.0.1:8081'}/api/state; pass --admin-url`);
+    if (!state) cli.fail(`cannot read the lab's state from ${options.adminUrl ?? 'http://127.0.0.1:8081'}/api/state; pass --admin-url`);
     options.variants = [{ label: modeOf(state.routing, state.store) ?? `${state.routing} + ${state.store}`, ...state }];
   }
   const started = new Date();
@@ -185,7 +178,7 @@ try {
   }
 } catch (err) {
   if (interrupted) process.exit(130);
-  if (err instanceof SimulationError) fail(err.message);
+  if (err instanceof SimulationError) cli.fail(err.message);
   console.error(`simulate: ${(err as Error).message}`);
   process.exit(1);
 }

@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 import { STORE_KINDS, MODES, MODE_NAMES, ROUTING_KINDS, modeOf, type StoreKind, type ModeName, type RoutingKind } from '../services/vocabulary.js';
 import { startLab, type Lab } from './lab.js';
+import { cliErrors, type Cli } from './lib/cli.js';
 
 const HELP = `coatcheck lab: app instances behind a round-robin balancer
 
@@ -18,10 +19,7 @@ const HELP = `coatcheck lab: app instances behind a round-robin balancer
   -h, --help
 `;
 
-function fail(message: string): never {
-  console.error(`coatcheck: ${message}\n\n${HELP}`);
-  process.exit(2);
-}
+const cli: Cli = cliErrors('coatcheck', HELP);
 
 function parse() {
   let values;
@@ -40,28 +38,23 @@ function parse() {
       },
     }));
   } catch (err) {
-    fail((err as Error).message);
+    cli.fail((err as Error).message);
   }
   if (values.help) {
     console.log(HELP);
     process.exit(0);
   }
   const mode = values.mode as ModeName;
-  if (!MODE_NAMES.includes(mode)) fail(`--mode must be one of ${MODE_NAMES.join(', ')}`);
-  if (values.routing && !ROUTING_KINDS.includes(values.routing as RoutingKind)) fail(`--routing must be one of ${ROUTING_KINDS.join(', ')}`);
-  if (values.store && !STORE_KINDS.includes(values.store as StoreKind)) fail(`--store must be one of ${STORE_KINDS.join(', ')}`);
-  const number = (name: string, raw: string, min: number, max: number) => {
-    const n = Number(raw);
-    if (!Number.isInteger(n) || n < min || n > max) fail(`--${name} must be a whole number from ${min} to ${max}`);
-    return n;
-  };
+  if (!MODE_NAMES.includes(mode)) cli.fail(`--mode must be one of ${MODE_NAMES.join(', ')}`);
+  if (values.routing && !ROUTING_KINDS.includes(values.routing as RoutingKind)) cli.fail(`--routing must be one of ${ROUTING_KINDS.join(', ')}`);
+  if (values.store && !STORE_KINDS.includes(values.store as StoreKind)) cli.fail(`--store must be one of ${STORE_KINDS.join(', ')}`);
   return {
     mode,
     routing: values.routing as RoutingKind | undefined,
     store: values.store as StoreKind | undefined,
-    instances: number('instances', values.instances, 1, 32),
-    port: number('port', values.port, 1, 65535),
-    adminPort: number('admin-port', values['admin-port'], 1, 65535),
+    instances: cli.wholeNumber('instances', values.instances, 1, 32),
+    port: cli.wholeNumber('port', values.port, 1, 65535),
+    adminPort: cli.wholeNumber('admin-port', values['admin-port'], 1, 65535),
     redisUrl: values['redis-url'],
     verbose: values.verbose,
   };

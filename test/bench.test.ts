@@ -25,7 +25,7 @@ describe('npm run bench (tiny matrix)', () => {
       expect(round!.requests).toBeGreaterThan(0);
       expect(row.median!.rps).toBeGreaterThan(0);
       expect(row.median!.p99Ms).toBeGreaterThanOrEqual(row.median!.p50Ms);
-      expect(row.errors).toBe(0);
+      expect(row.errors, `${row.name}: ${JSON.stringify(row.rounds.map((r) => r.errorCodes))}`).toBe(0);
       // CPU is read per process; the load generator (this process) always has some.
       expect(round!.cpu.autocannon!.seconds).toBeGreaterThan(0);
       expect(row.busiest?.process).toBeTypeOf('string');

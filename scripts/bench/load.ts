@@ -22,33 +22,45 @@ export interface RunResult {
   statuses: Record<string, number>;
   non2xx: number;
   errors: number;
+  /** The errors by code, e.g. { "ECONNRESET": 1 }. */
+  errorCodes: Record<string, number>;
   timeouts: number;
   latencyMs: { p50: number; p90: number; p99: number; max: number };
   wallSec: number;
   cpu: Record<string, CpuUse>;
 }
 
-function fire(options: LoadOptions, durationSec: number): Promise<autocannon.Result> {
+function fire(options: LoadOptions, durationSec: number, errorCodes: Record<string, number> = {}): Promise<autocannon.Result> {
   const { cookies } = options;
-  return autocannon({
-    url: options.url,
-    connections: options.connections,
-    duration: durationSec,
-    // A stuck server must not hang the bench: a timeout counts as an error instead.
-    timeout: 10,
-    requests: [
+  return new Promise((resolve, reject) => {
+    const run = autocannon(
       {
-        method: 'GET',
-        path: '/profile',
-        // Each request carries a random session's cookie: many users, not one. Random, not
-        // in turn: a cookie counter in step with the balancer's round-robin counter would
-        // send each session back to the instance that holds it, and hide the bug.
-        setupRequest: (request) => {
-          const cookie = cookies[Math.floor(Math.random() * cookies.length)]!;
-          return { ...request, headers: { ...request.headers, cookie } };
-        },
+        url: options.url,
+        connections: options.connections,
+        duration: durationSec,
+        // A stuck server must not hang the bench: a timeout counts as an error instead.
+        timeout: 10,
+        requests: [
+          {
+            method: 'GET',
+            path: '/profile',
+            // Each request carries a random session's cookie: many users, not one. Random, not
+            // in turn: a cookie counter in step with the balancer's round-robin counter would
+            // send each session back to the instance that holds it, and hide the bug.
+            setupRequest: (request) => {
+              const cookie = cookies[Math.floor(Math.random() * cookies.length)]!;
+              return { ...request, headers: { ...request.headers, cookie } };
+            },
+          },
+        ],
       },
-    ],
+      (err, result) => (err ? reject(err) : resolve(result)),
+    );
+    // The count alone says nothing: keep what went wrong (ECONNRESET, a timeout...) beside it.
+    run.on('reqError', (err: NodeJS.ErrnoException) => {
+      const code = err.code ?? err.message;
+      errorCodes[code] = (errorCodes[code] ?? 0) + 1;
+    });
   });
 }
 
@@ -58,7 +70,8 @@ export async function measure(options: LoadOptions, warmupSec: number): Promise<
   if (warmupSec > 0) await fire(options, warmupSec);
   const stop = cpuWindow(options.tracked);
   const started = performance.now();
-  const result = await fire(options, options.durationSec);
+  const errorCodes: Record<string, number> = {};
+  const result = await fire(options, options.durationSec, errorCodes);
   const wallSec = (performance.now() - started) / 1000;
   const requests = result.requests.total;
   const statuses: Record<string, number> = {};
@@ -72,6 +85,7 @@ export async function measure(options: LoadOptions, warmupSec: number): Promise<
     statuses,
     non2xx: result.non2xx,
     errors: result.errors,
+    errorCodes,
     timeouts: result.timeouts,
     latencyMs: { p50: result.latency.p50, p90: result.latency.p90, p99: result.latency.p99, max: result.latency.max },
     wallSec: round(wallSec, 3),
