@@ -12,8 +12,8 @@ const HELP = `coatcheck lab: app instances behind a round-robin balancer
   --routing <round-robin|cookie|ip-hash|consistent-hash>   override the mode's routing
   --store <memory|redis>         override the mode's session store
   --instances <N>                app instances (default 3)
-  --port <P>                     public balancer port (default 8080)
-  --admin-port <A>               admin API port, loopback only (default 8081)
+  --port <P>                     public balancer port (default 8080; 0: any free port)
+  --admin-port <A>               admin API port, loopback only (default 8081; 0: any free port)
   --redis-url <U>                use this Redis instead of starting one (or REDIS_URL)
   --verbose                      print every log line of every process
   -h, --help
@@ -53,8 +53,8 @@ function parse() {
     routing: values.routing as RoutingKind | undefined,
     store: values.store as StoreKind | undefined,
     instances: cli.wholeNumber('instances', values.instances, 1, 32),
-    port: cli.wholeNumber('port', values.port, 1, 65535),
-    adminPort: cli.wholeNumber('admin-port', values['admin-port'], 1, 65535),
+    port: cli.wholeNumber('port', values.port, 0, 65535),
+    adminPort: cli.wholeNumber('admin-port', values['admin-port'], 0, 65535),
     redisUrl: values['redis-url'],
     verbose: values.verbose,
   };
@@ -73,9 +73,10 @@ function printer(verbose: boolean) {
   };
 }
 
-function banner(lab: Lab, publicPort: number): string {
+function banner(lab: Lab): string {
   const mode = modeOf(lab.routing, lab.store);
-  const url = `http://localhost:${publicPort}`;
+  // localhost rather than 127.0.0.1: the address a browser user types; the port is the one bound.
+  const url = `http://localhost:${new URL(lab.url).port}`;
   const lines = [
     '',
     `coatcheck lab: ${mode ? `mode ${mode}` : 'custom mode'} (routing ${lab.routing}, store ${lab.store}), ${lab.instances.length} instances`,
@@ -108,7 +109,7 @@ try {
 }
 lab.on('crashed', (id: string, why: unknown) => console.log(`[lab] ${id} exited (${String(why)}); restarting it empty, as a container restart policy would`));
 lab.on('restarted', (instance: { id: string }) => console.log(`[lab] ${instance.id} is back (its memory store is empty)`));
-console.log(banner(lab, args.port));
+console.log(banner(lab));
 
 let stopping = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {

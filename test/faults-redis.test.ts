@@ -37,7 +37,9 @@ describe('the shared logbook fails: Redis paused, stopped and restarted (append-
   it('paused (CLIENT PAUSE): a 503 with Retry-After in well under a second, cookies kept, back by itself', async () => {
     const admin = new Redis(redis.url);
     try {
-      await admin.call('CLIENT', 'PAUSE', '1500', 'ALL');
+      // Long enough that every request below is sent inside it, however busy the machine:
+      // a request sent after the pause would get a 200 (a pause cannot be lifted early: UNPAUSE waits too).
+      await admin.call('CLIENT', 'PAUSE', '5000', 'ALL');
       const during = await everyone(users);
       for (const seen of during) {
         expect(seen.status).toBe(503);
@@ -50,7 +52,7 @@ describe('the shared logbook fails: Redis paused, stopped and restarted (append-
     } finally {
       admin.disconnect();
     }
-    await waitFor(async () => (await users[0]!.profile()).status === 200, 'the pause to end');
+    await waitFor(async () => (await users[0]!.profile()).status === 200, 'the pause to end', 15_000);
     expect((await everyone(users)).map((s) => s.status)).toEqual(users.map(() => 200));
   });
 

@@ -1,7 +1,6 @@
 import { spawn, execFileSync } from 'node:child_process';
 import net from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { freePort } from '../scripts/lib/free-port.js';
 import { Client } from './helpers/http.js';
 import { waitFor } from './helpers/lab.js';
 
@@ -56,10 +55,13 @@ function startLauncher(args: string[], env: NodeJS.ProcessEnv = process.env) {
 
 describe('npm start (the launcher)', () => {
   it('starts the lab in redis mode, prints a banner, and Ctrl-C leaves no process or port behind', async () => {
-    const [port, adminPort] = [await freePort(), await freePort()];
-    const launcher = startLauncher(['--mode', 'redis', '--instances', '2', '--port', String(port), '--admin-port', String(adminPort)]);
+    // Port 0: the lab binds free ports itself and the banner says which (no port found free, then taken).
+    const launcher = startLauncher(['--mode', 'redis', '--instances', '2', '--port', '0', '--admin-port', '0']);
     await launcher.ready;
-    expect(launcher.output()).toContain(`http://localhost:${port}`);
+    const port = Number(/balancer +http:\/\/localhost:(\d+)/.exec(launcher.output())?.[1]);
+    const adminPort = Number(/admin +http:\/\/127\.0\.0\.1:(\d+)/.exec(launcher.output())?.[1]);
+    expect(port).toBeGreaterThan(0);
+    expect(adminPort).toBeGreaterThan(0);
     expect(launcher.output()).toContain('mode redis');
     expect(launcher.output()).toContain('(started by the lab)');
 
@@ -85,7 +87,7 @@ describe('npm start (the launcher)', () => {
   it('fails at once, saying how to get Redis, when redis mode has no redis-server', async () => {
     const env: NodeJS.ProcessEnv = { ...process.env, PATH: '/nonexistent' };
     delete env.REDIS_URL;
-    const launcher = startLauncher(['--mode', 'redis', '--port', String(await freePort())], env);
+    const launcher = startLauncher(['--mode', 'redis', '--port', '0'], env);
     expect(await launcher.exited).toBe(1);
     expect(launcher.output()).toMatch(/redis-server was not found on PATH.*apt-get install redis-server.*docker compose up/s);
   });
@@ -95,7 +97,7 @@ describe('npm start (the launcher)', () => {
     await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
     const taken = (holder.address() as net.AddressInfo).port;
     try {
-      const launcher = startLauncher(['--port', String(taken), '--admin-port', String(await freePort())]);
+      const launcher = startLauncher(['--port', String(taken), '--admin-port', '0']);
       expect(await launcher.exited).toBe(1);
       expect(launcher.output()).toContain(`the public port ${taken} on 127.0.0.1 is already in use`);
       expect(launcher.output()).toContain('npm start -- --port');

@@ -54,6 +54,8 @@ ${servers}
   }
   server {
     listen 127.0.0.1:${port};
+    # Start-up check: only this nginx knows its own directory (another process may hold a port found free).
+    location = /__coatcheck-nginx { return 200 "${dir}"; }
     location / {
       proxy_pass http://coatcheck;
       proxy_http_version 1.1;
@@ -72,9 +74,19 @@ ${servers}
 export async function startNginx(upstreams: string[]): Promise<Nginx> {
   const binary = findNginx();
   if (!binary) throw new Error(NGINX_MISSING);
+  // nginx cannot be told to pick a free port: one found free a moment ago may be taken when it binds.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startNginxOnce(binary, upstreams, await freePort());
+    } catch (err) {
+      if (attempt >= 5 || !/Address already in use/.test((err as Error).message)) throw err;
+    }
+  }
+}
+
+async function startNginxOnce(binary: string, upstreams: string[], port: number): Promise<Nginx> {
   const dir = mkdtempSync(join(tmpdir(), 'coatcheck-nginx-'));
   mkdirSync(join(dir, 'logs'));
-  const port = await freePort();
   writeFileSync(join(dir, 'nginx.conf'), nginxConfig(dir, port, upstreams));
   // -e: nginx opens its default error log before reading the config; keep even that in our directory.
   const child = spawn(binary, ['-p', dir, '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'error.log')], {
@@ -105,8 +117,8 @@ export async function startNginx(upstreams: string[]): Promise<Nginx> {
       await stop();
       throw new Error(`nginx exited at start-up:\n${output}`);
     }
-    const answered = await fetch(`${url}/health`, { signal: AbortSignal.timeout(500) }).then(
-      () => true,
+    const answered = await fetch(`${url}/__coatcheck-nginx`, { signal: AbortSignal.timeout(500) }).then(
+      async (response) => (await response.text()) === dir,
       () => false,
     );
     if (answered) return { url, pid: child.pid!, dir, stop };

@@ -34,7 +34,20 @@ export interface RedisServer {
 /** Starts a real redis-server on loopback and resolves when it accepts connections. */
 export async function startRedisServer(options: RedisServerOptions = {}): Promise<RedisServer> {
   if (!hasRedisServer()) throw new Error(REDIS_MISSING);
-  const port = options.port ?? (await freePort());
+  // redis-server cannot listen on port 0: a port found free a moment ago may be taken by the
+  // time it binds. Then it exits at once, and another free port is tried.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(options, options.port ?? (await freePort()));
+    } catch (err) {
+      if (options.port !== undefined || attempt >= 5 || !(err instanceof PortTakenError)) throw err;
+    }
+  }
+}
+
+class PortTakenError extends Error {}
+
+async function startOnce(options: RedisServerOptions, port: number): Promise<RedisServer> {
   const ownsDir = options.dir === undefined;
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'coatcheck-redis-'));
   const args = [
@@ -83,11 +96,15 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
   return server;
 }
 
+/** Resolves once OUR redis-server answers on the port: another process on it would not know our pid. */
 async function waitForPing(port: number, child: ChildProcess, output: () => string): Promise<void> {
   const { Socket } = await import('node:net');
   const deadline = Date.now() + 10_000;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`redis-server exited at start-up:\n${output()}`);
+    if (child.exitCode !== null) {
+      if (/Address already in use/i.test(output())) throw new PortTakenError(`redis-server could not listen on port ${port}: another process holds it`);
+      throw new Error(`redis-server exited at start-up:\n${output()}`);
+    }
     const ok = await new Promise<boolean>((resolve) => {
       const socket = new Socket();
       socket.setTimeout(500);
@@ -96,15 +113,18 @@ async function waitForPing(port: number, child: ChildProcess, output: () => stri
         socket.destroy();
         resolve(false);
       });
-      socket.connect(port, '127.0.0.1', () => socket.write('PING\r\n'));
-      socket.once('data', (data) => {
+      socket.connect(port, '127.0.0.1', () => socket.write('INFO server\r\n'));
+      let reply = '';
+      socket.on('data', (data) => {
+        reply += data.toString();
+        if (!reply.includes('\r\n\r\n') && !/process_id:\d+\r\n/.test(reply)) return;
         socket.destroy();
-        resolve(data.toString().startsWith('+PONG'));
+        resolve(new RegExp(`process_id:${child.pid}\\r\\n`).test(reply));
       });
     });
     if (ok) return;
     await new Promise((r) => setTimeout(r, 50));
   }
   child.kill('SIGKILL');
-  throw new Error(`redis-server on port ${port} did not answer PING within 10 s:\n${output()}`);
+  throw new Error(`redis-server on port ${port} did not answer within 10 s:\n${output()}`);
 }
