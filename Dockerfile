@@ -1,7 +1,8 @@
 # One image for the app instances and the balancer (docker-compose.yml picks the command).
 # Build stage compiles TypeScript; the runtime stage has compiled JavaScript and production
 # dependencies only, runs as the unprivileged "node" user, and holds no secret: every
-# secret comes from the environment at run time (see .env.example).
+# secret comes at run time, from the environment or from a file (NAME_FILE; docker-compose.yml
+# generates them in its one-shot "secrets" service).
 ARG NODE_VERSION=26
 
 FROM node:${NODE_VERSION}-slim AS build

@@ -1,4 +1,5 @@
-import { readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,6 +18,8 @@ import {
   packagesImportedBy,
   parseDockerfile,
   startLocal,
+  volumeMounts,
+  waitCompleted,
   waitHealthy,
   type ComposeFile,
   type LocalImage,
@@ -34,6 +37,14 @@ const composeText = readFileSync(join(root, 'docker-compose.yml'), 'utf8');
 const written = parse(composeText, { merge: true }) as ComposeFile;
 const APPS = ['app-1', 'app-2', 'app-3'];
 const NODE_SERVICES = [...APPS, 'app-4', 'balancer'];
+const SECRETS = ['SESSION_SECRET', 'CONTROL_TOKEN', 'ADMIN_TOKEN'];
+/** Which secrets each service reads, as NAME_FILE only. */
+const READS: Record<string, string[]> = {
+  ...Object.fromEntries([...APPS, 'app-4'].map((a) => [a, ['SESSION_SECRET', 'CONTROL_TOKEN']])),
+  balancer: ['CONTROL_TOKEN', 'ADMIN_TOKEN'],
+};
+const COMPLETED = { condition: 'service_completed_successfully' };
+const HEALTHY = { condition: 'service_healthy' };
 
 // docker-compose is a Python program (about half a second a run): each variant resolves once.
 const resolvedCache = new Map<string, Promise<ComposeFile>>();
@@ -45,6 +56,17 @@ function resolved(variables: Record<string, string> = {}, envFile?: string): Pro
 
 // The build runs tsc for real; on a busy two-core machine it can take half a minute.
 const SLOW_HOOK_MS = 120_000;
+
+/** A resolved environment with stand-in secret values for the NAME_FILE paths that exist only in the containers. */
+function withStandInSecrets(env: Record<string, string> = {}): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(env)) {
+    const name = /^(\w+)_FILE$/.exec(key)?.[1];
+    if (name && SECRETS.includes(name)) out[name] = `stand-in-${name.toLowerCase()}-`.padEnd(32, 'x');
+    else out[key] = value;
+  }
+  return out;
+}
 
 function subnetOf(config: ComposeFile): string {
   const subnet = config.networks?.lab?.ipam?.config?.[0]?.subnet;
@@ -62,24 +84,50 @@ describe('docker-compose.yml', () => {
 
   it('runs Redis, three instances and the balancer; a fourth instance waits behind the scale profile', () => {
     const started = Object.entries(written.services).filter(([, s]) => !s.profiles).map(([name]) => name);
-    expect(started.sort()).toEqual(['app-1', 'app-2', 'app-3', 'balancer', 'redis']);
+    expect(started.sort()).toEqual(['app-1', 'app-2', 'app-3', 'balancer', 'redis', 'secrets']);
     expect(written.services['app-4']?.profiles).toEqual(['scale']);
     for (const name of [...APPS, 'app-4']) expect(written.services[name]?.environment?.INSTANCE_ID).toBe(name);
   });
 
-  it('gives every service a healthcheck and a restart policy, and node services an init process', () => {
-    for (const [name, service] of Object.entries(written.services)) {
+  it('gives every long-running service a healthcheck and a restart policy, and node services an init process', () => {
+    for (const [name, service] of Object.entries(written.services).filter(([n]) => n !== 'secrets')) {
       expect(service.healthcheck?.test, name).toBeDefined();
       expect(['always', 'unless-stopped', 'on-failure'], name).toContain(service.restart);
     }
     // Without an init, node is PID 1, and PID 1 cannot SIGKILL itself: "crash" would do nothing.
     for (const name of NODE_SERVICES) expect(written.services[name]?.init, name).toBe(true);
     expect(written.services.redis?.healthcheck?.test.join(' ')).toMatch(/redis-cli ping/);
+    // The one-shot secrets step must not be restarted: it runs, writes, exits 0.
+    expect([undefined, 'no']).toContain(written.services.secrets?.restart);
   });
 
-  it('starts instances after Redis is healthy and the balancer after every instance is', () => {
-    for (const name of [...APPS, 'app-4']) expect(written.services[name]?.depends_on).toEqual({ redis: { condition: 'service_healthy' } });
-    expect(written.services.balancer?.depends_on).toEqual(Object.fromEntries(APPS.map((a) => [a, { condition: 'service_healthy' }])));
+  it('starts instances after the secrets step and a healthy Redis, and the balancer after every instance is healthy', () => {
+    for (const name of [...APPS, 'app-4']) expect(written.services[name]?.depends_on).toEqual({ secrets: COMPLETED, redis: HEALTHY });
+    expect(written.services.balancer?.depends_on).toEqual({ secrets: COMPLETED, ...Object.fromEntries(APPS.map((a) => [a, HEALTHY])) });
+  });
+
+  it('carries no secret value: a one-shot step writes them to a volume, the services read NAME_FILE', async () => {
+    // No ${SESSION_SECRET:-some-public-default} anywhere: a missing .env must not mean a known secret.
+    for (const [, name, fallback] of composeText.matchAll(/\$\{(\w+):?-([^}]*)\}/g)) {
+      if (/SECRET|TOKEN|PASSWORD/.test(name!)) expect(fallback, name).toBe('');
+    }
+    for (const variables of [{}, { SESSION_SECRET: 'from-the-env-file-'.repeat(3) }] as Record<string, string>[]) {
+      const config = await resolved(variables);
+      const init = config.services.secrets!;
+      const [dirVolume, dir] = init.volumes!.find((v) => v.split(':')[1] === init.environment?.SECRETS_DIR)!.split(':');
+      expect(Object.keys(config.volumes ?? {})).toContain(dirVolume);
+      expect(init.command?.[0]).toBe('node');
+      for (const [name, reads] of Object.entries(READS)) {
+        const env = config.services[name]!.environment!;
+        expect(config.services[name]!.volumes, name).toContain(`${dirVolume}:${dir}:ro`);
+        for (const secret of SECRETS) {
+          // Never the value itself, so never both NAME and NAME_FILE.
+          expect(env[secret], `${name} ${secret}`).toBeUndefined();
+          if (reads.includes(secret)) expect(env[`${secret}_FILE`], `${name} ${secret}_FILE`).toBe(`${dir}/${secret.toLowerCase()}`);
+          else expect(env[`${secret}_FILE`], `${name} ${secret}_FILE`).toBeUndefined();
+        }
+      }
+    }
   });
 
   it('keeps Redis sessions in an append-only file on a named volume', () => {
@@ -101,27 +149,65 @@ describe('docker-compose.yml', () => {
     const subnet = subnetOf(config);
     for (const name of NODE_SERVICES) expect(config.services[name]?.environment?.HOST, name).toBe('0.0.0.0');
     expect(config.services.balancer?.environment?.ADMIN_HOST).toBe('0.0.0.0');
-    for (const name of APPS) expect(loadConfig(config.services[name]!.environment).trustProxy).toEqual([subnet]);
+    for (const name of APPS) expect(loadConfig(withStandInSecrets(config.services[name]!.environment)).trustProxy).toEqual([subnet]);
   });
 
   it('chooses the mode with one variable, MODE, default memory', async () => {
     const modes = { memory: ['round-robin', 'memory'], sticky: ['cookie', 'memory'], redis: ['round-robin', 'redis'] };
     for (const [mode, [routing, store]] of Object.entries(modes)) {
       const env = (await resolved(mode === 'memory' ? {} : { MODE: mode })).services.balancer!.environment;
-      expect(loadBalancerConfig(env)).toMatchObject({ routing, store });
+      expect(loadBalancerConfig(withStandInSecrets(env))).toMatchObject({ routing, store });
     }
     expect(() => loadBalancerConfig({ INSTANCES: 'http://x:1', LAB_MODE: 'roundrobin' })).toThrow(/LAB_MODE=roundrobin is not one of: memory, sticky, redis/);
     expect(loadBalancerConfig({ INSTANCES: 'http://x:1', LAB_MODE: 'redis', ROUTING: 'ip-hash' })).toMatchObject({ routing: 'ip-hash', store: 'redis' });
   });
 
-  it('lists every variable it reads in .env.example, whose placeholders are refused at start-up', async () => {
+  it('lists every variable it reads in .env.example, which leaves the secrets to the secrets step', async () => {
     const example = readFileSync(join(root, '.env.example'), 'utf8');
     const variables = new Set([...composeText.matchAll(/\$\{(\w+)/g)].map((m) => m[1]!));
     for (const name of variables) expect(example, name).toMatch(new RegExp(`^${name}=`, 'm'));
-    // Copied without editing: the instances refuse to start rather than run on a known secret.
     const unedited = await resolved({}, join(root, '.env.example'));
-    expect(() => loadConfig(unedited.services['app-1']!.environment)).toThrow(/SESSION_SECRET/);
-    expect(() => loadConfig({ ...unedited.services['app-1']!.environment, SESSION_SECRET: 'x'.repeat(32) })).toThrow(/CONTROL_TOKEN/);
+    for (const name of SECRETS) expect(unedited.services.secrets?.environment?.[name], name).toBe('');
+  });
+
+  it('the secrets step generates each secret once, keeps it, and takes a value given in .env instead', async () => {
+    const volumes = mkdtempSync(join(tmpdir(), 'coatcheck-volumes-'));
+    const read = (name: string) => readFileSync(join(volumes, 'lab-secrets', name.toLowerCase()), 'utf8');
+    async function runStep(variables: Record<string, string>): Promise<string> {
+      const config = await resolved(variables);
+      const init = config.services.secrets!;
+      const env = localEnvironment('secrets', init, new PortMap(), [], subnetOf(config), volumeMounts(init, config, volumes));
+      const proc = startLocal('secrets', init.command!, volumes, env);
+      await waitCompleted(proc);
+      return proc.output.join('\n');
+    }
+    try {
+      expect(await runStep({})).not.toMatch(/kept|from/);
+      const first = Object.fromEntries(SECRETS.map((name) => [name, read(name)]));
+      for (const name of SECRETS) expect(first[name], name).toMatch(/^[0-9a-f]{64}$/);
+      expect(new Set(Object.values(first)).size).toBe(SECRETS.length);
+
+      expect(await runStep({})).not.toMatch(/generated/);
+      for (const name of SECRETS) expect(read(name), name).toBe(first[name]);
+
+      const own = `${'a'.repeat(40)},${first.SESSION_SECRET}`;
+      await runStep({ SESSION_SECRET: own });
+      expect(read('SESSION_SECRET')).toBe(own);
+      expect(read('ADMIN_TOKEN')).toBe(first.ADMIN_TOKEN);
+
+      // What the services then read from those files.
+      const config = await resolved();
+      const ports = new PortMap();
+      for (const [name, service] of Object.entries(config.services)) for (const port of containerPorts(service)) ports.set(name, port, port);
+      const local = (name: string) => localEnvironment(name, config.services[name]!, ports, [], subnetOf(config), volumeMounts(config.services[name]!, config, volumes));
+      expect(loadConfig(local('app-1'))).toMatchObject({ sessionSecrets: ['a'.repeat(40), first.SESSION_SECRET], controlToken: first.CONTROL_TOKEN });
+      expect(loadBalancerConfig(local('balancer'))).toMatchObject({ controlToken: first.CONTROL_TOKEN, adminToken: first.ADMIN_TOKEN });
+      // A value too short for a secret is written as given, and the instances refuse it with a message.
+      await runStep({ SESSION_SECRET: 'change-me' });
+      expect(() => loadConfig(local('app-1'))).toThrow(/SESSION_SECRET/);
+    } finally {
+      rmSync(volumes, { recursive: true, force: true });
+    }
   });
 });
 
@@ -151,10 +237,16 @@ interface LocalLab {
   adminUrl: string;
   start(name: string): Promise<LocalProcess>;
   ports: PortMap;
+  /** Admin writes, with the token the secrets step wrote for the balancer. */
+  admin(method: string, path: string, body: object): Promise<Response>;
   close(): Promise<void>;
 }
 
-/** Starts the resolved compose services as local processes, in depends_on order, each once its dependencies pass their healthchecks. */
+/**
+ * Starts the resolved compose services as local processes, in depends_on order: each once its
+ * dependencies pass their healthchecks (service_healthy) or have exited 0 (service_completed_successfully).
+ * Named volumes are directories under one scratch directory.
+ */
 async function startComposeLab(config: ComposeFile, image: LocalImage, redis: RedisServer): Promise<LocalLab> {
   const names = Object.keys(config.services);
   const subnet = subnetOf(config);
@@ -162,30 +254,48 @@ async function startComposeLab(config: ComposeFile, image: LocalImage, redis: Re
   for (const [name, service] of Object.entries(config.services)) {
     for (const port of containerPorts(service)) ports.set(name, port, name === 'redis' ? redis.port : await freePort());
   }
+  const volumes = mkdtempSync(join(tmpdir(), 'coatcheck-volumes-'));
   const running: LocalProcess[] = [];
-  const healthy = new Set(['redis']);
+  const reached = new Set(['redis:service_healthy']);
 
   async function start(name: string): Promise<LocalProcess> {
     const service = config.services[name]!;
-    const env = { ...image.env, ...localEnvironment(name, service, ports, names, subnet) };
+    const env = { ...image.env, ...localEnvironment(name, service, ports, names, subnet, volumeMounts(service, config, volumes)) };
     const proc = startLocal(name, service.command ?? image.cmd, image.dir, env);
     running.push(proc);
-    await waitHealthy(proc, service, ports, image.dir, env);
-    healthy.add(name);
+    if (service.healthcheck) {
+      await waitHealthy(proc, service, ports, image.dir, env);
+      reached.add(`${name}:service_healthy`);
+    } else {
+      await waitCompleted(proc);
+      reached.add(`${name}:service_completed_successfully`);
+    }
     return proc;
   }
 
+  const adminUrl = `http://127.0.0.1:${ports.get('balancer', 8081)}`;
   const lab: LocalLab = {
     url: `http://127.0.0.1:${ports.get('balancer', 8080)}`,
-    adminUrl: `http://127.0.0.1:${ports.get('balancer', 8081)}`,
+    adminUrl,
     start,
     ports,
-    close: () => Promise.all(running.map((p) => stopChild(p.child))).then(() => undefined),
+    admin: (method, path, body) => {
+      const tokenFile = localEnvironment('balancer', config.services.balancer!, ports, names, subnet, volumeMounts(config.services.balancer!, config, volumes)).ADMIN_TOKEN_FILE!;
+      return fetch(`${adminUrl}${path}`, {
+        method,
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${readFileSync(tokenFile, 'utf8').trim()}` },
+        body: JSON.stringify(body),
+      });
+    },
+    close: async () => {
+      await Promise.all(running.map((p) => stopChild(p.child)));
+      rmSync(volumes, { recursive: true, force: true });
+    },
   };
   try {
     let pending = names.filter((n) => n !== 'redis' && !config.services[n]!.profiles);
     while (pending.length > 0) {
-      const ready = pending.filter((n) => Object.keys(config.services[n]!.depends_on ?? {}).every((d) => healthy.has(d)));
+      const ready = pending.filter((n) => Object.entries(config.services[n]!.depends_on ?? {}).every(([d, { condition }]) => reached.has(`${d}:${condition}`)));
       if (ready.length === 0) throw new Error(`depends_on can never be satisfied for: ${pending.join(', ')}`);
       await Promise.all(ready.map(start));
       pending = pending.filter((n) => !ready.includes(n));
@@ -253,11 +363,13 @@ describe('the compose services, run from a local build of the image', () => {
     });
 
     it('switches to Redis at runtime on the admin port, and then every instance knows the session', async () => {
-      const response = await fetch(`${lab.adminUrl}/api/mode`, {
+      const unauthorised = await fetch(`${lab.adminUrl}/api/mode`, {
         method: 'PUT',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ mode: 'redis' }),
       });
+      expect(unauthorised.status).toBe(401);
+      const response = await lab.admin('PUT', '/api/mode', { mode: 'redis' });
       expect(response.status).toBe(200);
       const client = new Client(lab.url);
       const login = await client.login('alice', 'wonderland');
@@ -308,11 +420,8 @@ describe('the compose services, run from a local build of the image', () => {
       expect(documented).toBeDefined();
       const body = JSON.parse(documented!) as { id: string; url: string };
       await lab.start('app-4');
-      const added = await fetch(`${lab.adminUrl}/api/instances`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ ...body, url: lab.ports.hosts(body.url, ['app-4']) }),
-      });
+      expect(composeText).toMatch(/authorization: Bearer \$\(docker compose exec -T balancer cat \/run\/coatcheck\/admin_token\)/);
+      const added = await lab.admin('POST', '/api/instances', { ...body, url: lab.ports.hosts(body.url, ['app-4']) });
       expect(added.status).toBe(201);
       // From the moment it is added, keep asking: app-4 starts with STORE=memory, so had it
       // served anyone before the balancer switched it to Redis, that user would get a 401.

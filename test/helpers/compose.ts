@@ -18,6 +18,8 @@ export interface ComposeService {
   healthcheck?: { test: string[]; interval?: string; timeout?: string; retries?: number; start_period?: string };
   depends_on?: Record<string, { condition: string }>;
   restart?: string;
+  user?: string;
+  network_mode?: string;
   init?: boolean;
   profiles?: string[];
   volumes?: string[];
@@ -245,16 +247,43 @@ export class PortMap {
 }
 
 /**
+ * Where a service's named volumes live on this machine: container path -> a
+ * directory under `volumesDir` named after the volume, shared by every service
+ * that mounts it (as Docker shares a named volume).
+ */
+export function volumeMounts(service: ComposeService, file: ComposeFile, volumesDir: string): Map<string, string> {
+  const mounts = new Map<string, string>();
+  for (const entry of service.volumes ?? []) {
+    const [volume = '', containerPath = ''] = entry.split(':');
+    if (!(volume in (file.volumes ?? {}))) continue;
+    const dir = join(volumesDir, volume);
+    mkdirSync(dir, { recursive: true });
+    mounts.set(containerPath, dir);
+  }
+  return mounts;
+}
+
+/**
  * A service's environment as it would be on this machine instead of in its
  * container: service names become 127.0.0.1 with their mapped ports, its own
- * listening ports become the mapped ones, 0.0.0.0 becomes loopback, and the
- * compose network's subnet (trusted proxies) becomes loopback.
+ * listening ports become the mapped ones, 0.0.0.0 becomes loopback, the
+ * compose network's subnet (trusted proxies) becomes loopback, and paths inside
+ * a mounted volume become paths in that volume's local directory.
  */
-export function localEnvironment(name: string, service: ComposeService, ports: PortMap, services: string[], subnet: string): Record<string, string> {
+export function localEnvironment(
+  name: string,
+  service: ComposeService,
+  ports: PortMap,
+  services: string[],
+  subnet: string,
+  mounts: Map<string, string> = new Map(),
+): Record<string, string> {
   const own = containerPorts(service);
   const env: Record<string, string> = {};
   for (const [key, value] of Object.entries(service.environment ?? {})) {
-    if (value === '0.0.0.0') env[key] = '127.0.0.1';
+    const mount = [...mounts.keys()].find((path) => value === path || value.startsWith(`${path}/`));
+    if (mount) env[key] = mounts.get(mount)! + value.slice(mount.length);
+    else if (value === '0.0.0.0') env[key] = '127.0.0.1';
     else if (value === subnet) env[key] = '127.0.0.1';
     else if (/PORT$/.test(key) && own.includes(Number(value))) env[key] = String(ports.get(name, Number(value)));
     else env[key] = ports.hosts(value, services);
@@ -285,6 +314,22 @@ export function startLocal(name: string, command: string[], cwd: string, env: Re
     });
   }
   return { name, child, output };
+}
+
+/** Waits for a one-shot service to exit, as Docker does before service_completed_successfully lets others start. */
+export async function waitCompleted(proc: LocalProcess, timeoutMs = 20_000): Promise<void> {
+  const { child } = proc;
+  if (child.exitCode === null && child.signalCode === null) {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${proc.name} did not finish within ${timeoutMs} ms:\n${proc.output.join('\n')}`)), timeoutMs);
+      // 'close', not 'exit': by then its output has been read too.
+      child.once('close', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+  if (child.exitCode !== 0) throw new Error(`${proc.name} exited with ${child.signalCode ?? child.exitCode}, not 0:\n${proc.output.join('\n')}`);
 }
 
 /**
