@@ -12,7 +12,7 @@ export interface LoadOptions {
   tracked: Tracked[];
 }
 
-/** One measured run: what the table shows, plus what it is derived from. */
+/** One measured run: what the table shows, plus what it is derived from. */
 export interface RunResult {
   requests: number;
   rps: number;

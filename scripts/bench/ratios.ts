@@ -1,5 +1,5 @@
 import { round } from './cpu.js';
-import { TARGETS, type BenchSettings } from './defaults.js';
+import { EXPECTED, type BenchSettings } from './defaults.js';
 import { scaleLabel } from './rows.js';
 
 export interface Ratio {
@@ -9,7 +9,7 @@ export interface Ratio {
   /** Successful lookups per second, numerator / denominator (medians of the same run). */
   value: number | null;
   target?: number;
-  /** Whether the target holds; absent for ratios that only inform. */
+  /** Whether the expected ratio holds; absent for ratios that only inform. */
   holds?: boolean;
 }
 
@@ -29,10 +29,10 @@ function specs(settings: BenchSettings): RatioSpec[] {
   const small = scaleLabel(Math.min(...settings.scale));
   const large = scaleLabel(Math.max(...settings.scale));
   return [
-    { name: 'balancer vs nginx (same instances, shared Redis)', numerator: 'redis', denominator: 'nginx', target: TARGETS.balancerVsNginx },
-    { name: 'Redis vs memory lookup, one instance', numerator: 'instance-redis', denominator: 'instance-memory', target: TARGETS.redisVsMemory },
-    { name: `memory store: ${large} vs ${small} sessions stored`, numerator: `memory-${large}`, denominator: `memory-${small}`, target: TARGETS.largestVsSmallestScale },
-    { name: `Redis store: ${large} vs ${small} sessions stored`, numerator: `redis-${large}`, denominator: `redis-${small}`, target: TARGETS.largestVsSmallestScale },
+    { name: 'balancer vs nginx (same instances, shared Redis)', numerator: 'redis', denominator: 'nginx', target: EXPECTED.balancerVsNginx },
+    { name: 'Redis vs memory lookup, one instance', numerator: 'instance-redis', denominator: 'instance-memory', target: EXPECTED.redisVsMemory },
+    { name: `memory store: ${large} vs ${small} sessions stored`, numerator: `memory-${large}`, denominator: `memory-${small}`, target: EXPECTED.largestVsSmallestScale },
+    { name: `Redis store: ${large} vs ${small} sessions stored`, numerator: `redis-${large}`, denominator: `redis-${small}`, target: EXPECTED.largestVsSmallestScale },
     { name: 'balancer vs no proxy (one instance direct)', numerator: 'redis', denominator: 'direct' },
     { name: 'nginx vs no proxy (one instance direct)', numerator: 'nginx', denominator: 'direct' },
     { name: 'sticky vs redis mode through the balancer', numerator: 'sticky', denominator: 'redis' },

@@ -25,7 +25,7 @@ function busiestCell(row: RowResult): string {
   return `${short(row.busiest.process)} ${percent}${row.busiest.bound ? ' (bound)' : ''}`;
 }
 
-/** The table the issue asks for: one line per row, medians over rounds. */
+/** The main table: one line per row, medians over rounds. */
 export function table(results: BenchResults): string {
   const out: string[] = [];
   for (const group of results.groups) {
@@ -64,7 +64,7 @@ export function ratioLines(ratios: Ratio[]): string {
   if (ratios.length === 0) return 'Ratios: none (each needs both of its rows in the run)';
   const lines = ratios.map((r) => {
     const value = r.value === null ? 'n/a' : `${r.value.toFixed(2)}x`;
-    const verdict = r.target === undefined ? '' : `  target >= ${r.target.toFixed(2)}x: ${r.holds ? 'holds' : 'MISSED'}`;
+    const verdict = r.target === undefined ? '' : `  expected >= ${r.target.toFixed(2)}x: ${r.holds ? 'holds' : 'does not hold'}`;
     return `  ${r.name}: ${value} (${r.numerator} / ${r.denominator})${verdict}`;
   });
   return `Ratios (successful lookups/s, medians, same run):\n${lines.join('\n')}`;
