@@ -43,6 +43,10 @@ error_log ${dir}/error.log warn;
 events { worker_connections 4096; }
 http {
   access_log off;
+  # By default nginx closes a client's kept-alive connection after its 1000th request; a load
+  # generator may already be writing the next request on it, which then fails with ECONNRESET.
+  # The Node balancer never closes a busy connection, so neither does its peer here.
+  keepalive_requests 1000000;
   client_body_temp_path ${dir}/client_body;
   proxy_temp_path ${dir}/proxy;
   fastcgi_temp_path ${dir}/fastcgi;
