@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import fastifyCookie from '@fastify/cookie';
 import fastifySession from '@fastify/session';
 import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify';
@@ -33,7 +34,8 @@ declare module 'fastify' {
 export async function buildApp(config: AppConfig, options: BuildOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
     logger: options.logger ?? false,
-    // X-Forwarded-For/-Proto are believed from the balancer only; anyone else could forge them.
+    // X-Forwarded-For/-Proto are believed from the balancer only (by address; with TRUST_PROXY_TOKEN
+    // also by proof, see forwarded-proof.ts); anyone else could forge them.
     trustProxy: config.trustProxy.length > 0 ? config.trustProxy : false,
     bodyLimit: 16 * 1024,
     requestTimeout: 30_000,
@@ -46,6 +48,7 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}): P
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false } },
   });
 
+  const bootId = randomBytes(8).toString('hex');
   const accounts = options.accounts ?? AccountBook.fromFile(config.accountsFile);
   const redisUrl = config.redisUrl;
   const store = new SwitchableStore(
@@ -177,12 +180,12 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}): P
   app.get('/health', async (_request, reply) => {
     // 503 tells the balancer's health check to stop choosing this instance before it closes.
     if (drain.probed()) return reply.code(503).send({ instance: config.instanceId, status: 'draining' });
-    return instanceHealth(config.instanceId, store);
+    return instanceHealth(config.instanceId, bootId, store);
   });
 
   authRoutes(app, config, accounts, store);
   if (config.controlToken) {
-    controlRoutes(app, config.controlToken, config, store, options.crash ?? (() => process.exit(1)));
+    controlRoutes(app, config.controlToken, { ...config, bootId }, store, options.crash ?? (() => process.exit(1)));
   }
   return app;
 }

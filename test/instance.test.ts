@@ -161,7 +161,14 @@ describe('an instance in memory mode', () => {
 
   it('/health shows what the balancer routes by, and nothing about the process', async () => {
     const health = await app.inject({ method: 'GET', url: '/health' });
-    expect(health.json()).toEqual({ instance: 'app-test', store: 'memory', storeOk: true, sessions: expect.any(Number) });
+    expect(health.json()).toEqual({ instance: 'app-test', bootId: expect.stringMatching(/^[0-9a-f]{16}$/), store: 'memory', storeOk: true, sessions: expect.any(Number) });
+    // A new start is a new bootId: how a balancer can see a restart without the pid.
+    const other = await instance();
+    try {
+      expect((await other.inject({ method: 'GET', url: '/health' })).json().bootId).not.toBe(health.json().bootId);
+    } finally {
+      await other.close();
+    }
   });
 
   it('/_control/health shows the process, to the control token only', async () => {

@@ -17,7 +17,13 @@ const SEED_BODY_LIMIT = 8 * 1024 * 1024;
  * deploy would. They exist only when CONTROL_TOKEN is set, answer only to that
  * bearer token, and the balancer refuses to forward /_control from its public port.
  */
-export function controlRoutes(app: FastifyInstance, token: string, config: AppConfig, store: SwitchableStore, crash: () => void): void {
+export function controlRoutes(
+  app: FastifyInstance,
+  token: string,
+  config: AppConfig & { bootId: string },
+  store: SwitchableStore,
+  crash: () => void,
+): void {
   const expected = Buffer.from(`Bearer ${token}`);
 
   async function authorize(request: FastifyRequest, reply: FastifyReply) {
@@ -88,7 +94,7 @@ export function controlRoutes(app: FastifyInstance, token: string, config: AppCo
 
   // The process behind the instance, for the operator and the soak test; /health keeps it private.
   app.get('/_control/health', { onRequest: authorize }, async () => ({
-    ...(await instanceHealth(config.instanceId, store)),
+    ...(await instanceHealth(config.instanceId, config.bootId, store)),
     ...processHealth(),
   }));
 
