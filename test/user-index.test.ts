@@ -78,3 +78,15 @@ describe('redis user index (real redis-server)', () => {
     expect(await redis.zrange(`${prefix}user:${bob}`, '0', '-1')).toEqual(['live']);
   });
 });
+
+describe('memory user index under many sessions of one user', () => {
+  it('100k writes for one user take no scan each (no quadratic cost), and only the live session is given back', async () => {
+    const index = new MemoryUserIndex();
+    const bob = user();
+    const started = Date.now();
+    for (let i = 0; i < 100_000; i++) await index.add(bob, `dead-${i}`, 0);
+    await index.add(bob, 'live', 60);
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(await index.take(bob)).toEqual(['live']);
+  });
+});

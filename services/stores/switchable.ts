@@ -47,6 +47,11 @@ export class SwitchableStore implements SessionStore {
     return this.active.users;
   }
 
+  /** The active store itself, whose writes skip the user index: for seeding the bench's sessions. */
+  get sessions(): SessionStore {
+    return this.active.store;
+  }
+
   available(): StoreKind[] {
     return Object.keys(this.backings) as StoreKind[];
   }
