@@ -7,6 +7,8 @@ import { AccountBook, hashPassword } from '../services/accounts.js';
 import { buildApp } from '../services/app.js';
 import { loadConfig } from '../services/config.js';
 import { PROXY_TOKEN_HEADER } from '../services/forwarded-proof.js';
+import { seededSession } from '../services/routes/seed.js';
+import { getSession } from '../services/stores/types.js';
 
 // The instance's own rules, in-process with inject(): no sockets, no child processes.
 
@@ -186,6 +188,29 @@ describe('an instance in memory mode', () => {
     expect((await seed({ ...valid, loginAt: Date.now(), isAdmin: true })).statusCode).toBe(400);
     expect((await seed({ ...valid })).statusCode).toBe(400); // no loginAt: not what a login writes
     expect((await seed({ ...valid, loginAt: Date.now() })).statusCode).toBe(200);
+  });
+
+  it('a seeded expiry further away than the idle timeout is cut back to it (the store TTL follows the cookie)', () => {
+    const now = Date.parse('2026-01-01T00:00:00Z');
+    const far = { cookie: { expires: '2036-01-01T00:00:00.000Z', originalExpires: '2036-01-01T00:00:00.000Z' }, loginAt: now - 1000 };
+    const seeded = seededSession(far as never, 1800, now) as unknown as { cookie: Record<string, string> };
+    expect(seeded.cookie).toEqual({ expires: '2026-01-01T00:30:00.000Z', originalExpires: '2026-01-01T00:30:00.000Z' });
+    expect(seededSession({ cookie: { expires: 'soon' }, loginAt: now } as never, 1800, now)).toMatch(/not a date/);
+  });
+
+  it('/_control/seed takes exactly what a real login stored (the bench seeds with that template)', async () => {
+    const cookie = sessionCookie(await login(app, 'bob', 'builder'))!;
+    const id = app.unsignCookie(decodeURIComponent(cookie.slice('sid='.length))).value!;
+    const stored = await getSession(app.sessionStore, id);
+    const response = await app.inject({
+      method: 'POST',
+      url: '/_control/seed',
+      headers: { authorization: `Bearer ${CONTROL_TOKEN}` },
+      payload: { ids: ['from-template'], session: JSON.parse(JSON.stringify(stored)) as object },
+    });
+    expect(response.statusCode).toBe(200);
+    const planted = `sid=${encodeURIComponent(app.signCookie('from-template'))}`;
+    expect((await app.inject({ method: 'GET', url: '/profile', headers: { cookie: planted } })).json()).toMatchObject({ username: 'bob' });
   });
 });
 
