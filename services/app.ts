@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import fastifyCookie from '@fastify/cookie';
 import fastifySession from '@fastify/session';
 import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify';
@@ -6,11 +7,12 @@ import type { AppConfig } from './config.js';
 import { readSessionCookie, writeSessionCookie } from './cookie-policy.js';
 import { Drain } from './drain.js';
 import { StoreUnavailableError } from './vocabulary.js';
+import { forwardedProof } from './forwarded-proof.js';
+import { instanceHealth } from './health.js';
 import { authRoutes } from './routes/auth.js';
 import { controlRoutes } from './routes/control.js';
 import './session-types.js';
-import { MemorySessionStore } from './stores/memory.js';
-import { RedisSessionStore } from './stores/redis.js';
+import { memoryBacking, redisBacking } from './stores/backings.js';
 import { SwitchableStore } from './stores/switchable.js';
 
 export interface BuildOptions {
@@ -32,7 +34,8 @@ declare module 'fastify' {
 export async function buildApp(config: AppConfig, options: BuildOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
     logger: options.logger ?? false,
-    // X-Forwarded-For/-Proto are believed from the balancer only; anyone else could forge them.
+    // X-Forwarded-For/-Proto are believed from the balancer only (by address; with TRUST_PROXY_TOKEN
+    // also by proof, see forwarded-proof.ts); anyone else could forge them.
     trustProxy: config.trustProxy.length > 0 ? config.trustProxy : false,
     bodyLimit: 16 * 1024,
     requestTimeout: 30_000,
@@ -45,14 +48,15 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}): P
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false } },
   });
 
+  const bootId = randomBytes(8).toString('hex');
   const accounts = options.accounts ?? AccountBook.fromFile(config.accountsFile);
   const redisUrl = config.redisUrl;
   const store = new SwitchableStore(
     {
-      memory: () => new MemorySessionStore(config.sessionTtlSeconds, config.sweepIntervalMs),
+      memory: () => memoryBacking(config.sessionTtlSeconds, config.sweepIntervalMs),
       ...(redisUrl && {
         redis: () =>
-          new RedisSessionStore({
+          redisBacking({
             url: redisUrl,
             keyPrefix: config.redisKeyPrefix,
             defaultTtlSeconds: config.sessionTtlSeconds,
@@ -62,7 +66,10 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}): P
       }),
     },
     config.store,
+    config.sessionTtlSeconds,
   );
+  // Before every other hook: what X-Forwarded-* says must be settled before anyone reads request.ip.
+  if (config.trustProxyToken) app.addHook('onRequest', forwardedProof(config.trustProxyToken));
   app.decorate('sessionStore', store);
   const drain = new Drain();
   app.decorate('drain', drain);
@@ -74,9 +81,12 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}): P
   });
   app.addHook('onClose', () => store.close());
 
-  // Every response names its instance, so the round robin is visible with curl alone.
   app.addHook('onRequest', (_request, reply, done) => {
+    // Every response names its instance, so the round robin is visible with curl alone.
     reply.header('x-served-by', config.instanceId);
+    // Every answer is about a session (a cookie, a user, a cart) or this instance's live state:
+    // none may be kept by a browser or a shared cache and shown to the next person.
+    reply.header('cache-control', 'no-store');
     done();
   });
 
@@ -165,23 +175,17 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}): P
     }),
   );
 
+  // Public, for the balancer's health check: what it routes by, nothing about the process
+  // (its pid and heap are for the operator: GET /_control/health).
   app.get('/health', async (_request, reply) => {
     // 503 tells the balancer's health check to stop choosing this instance before it closes.
     if (drain.probed()) return reply.code(503).send({ instance: config.instanceId, status: 'draining' });
-    return {
-      instance: config.instanceId,
-      pid: process.pid,
-      store: store.kind,
-      storeOk: await store.ping(),
-      sessions: await store.size(),
-      // The soak test watches this for leaks: RSS also counts scrypt's 16 MiB work buffers.
-      heapUsedMiB: Math.round((process.memoryUsage().heapUsed / 1048576) * 10) / 10,
-    };
+    return instanceHealth(config.instanceId, bootId, store);
   });
 
   authRoutes(app, config, accounts, store);
   if (config.controlToken) {
-    controlRoutes(app, config.controlToken, store, options.crash ?? (() => process.exit(1)));
+    controlRoutes(app, config.controlToken, { ...config, bootId }, store, options.crash ?? (() => process.exit(1)));
   }
   return app;
 }

@@ -19,8 +19,17 @@ export interface AppConfig {
   sessionTtlSeconds: number;
   /** Absolute timeout: a login older than this is refused even if it is in use. */
   sessionAbsoluteSeconds: number;
-  /** Addresses whose X-Forwarded-* headers are believed: the balancer's, nobody else's. */
+  /**
+   * Addresses whose X-Forwarded-* headers are believed: the balancer's, nobody else's. On one
+   * machine that is 127.0.0.1, which every local process shares: see trustProxyToken.
+   */
   trustProxy: string[];
+  /**
+   * When set, X-Forwarded-* are believed only with this token in X-Coatcheck-Proxy-Token (the
+   * balancer adds it), so a local process talking to an instance port cannot forge its address.
+   * Unset: the address in trustProxy is the only proof.
+   */
+  trustProxyToken: string | undefined;
   /** Bearer token for /_control routes (store switch, crash). Unset: those routes do not exist. */
   controlToken: string | undefined;
   accountsFile: string;
@@ -30,7 +39,13 @@ export interface AppConfig {
   sessionRolling: boolean;
   /** Batch concurrent Redis commands into one round trip (on by default; off only to measure it). */
   redisAutoPipelining: boolean;
-  /** Failed logins allowed per account, and per client address, in one window; then 429. */
+  /**
+   * Login throttle (services/throttle/login.ts), in windows of loginWindowSeconds:
+   * loginMaxFailures failed logins for one account from one client address, then that
+   * address gets 429 for that account; loginMaxFailuresPerIp failed or refused logins from one address,
+   * whatever the account, then 429 for everything from it. Never a lock on the account
+   * itself: its owner, from another address, still logs in.
+   */
   loginMaxFailures: number;
   loginMaxFailuresPerIp: number;
   loginWindowSeconds: number;
@@ -63,6 +78,10 @@ export function loadConfig(env: Env = process.env): AppConfig {
   if (controlToken !== undefined && controlToken.length < 16) {
     throw new ConfigError('CONTROL_TOKEN must be at least 16 characters long (or unset to disable /_control)');
   }
+  const trustProxyToken = secret(env, 'TRUST_PROXY_TOKEN');
+  if (trustProxyToken !== undefined && trustProxyToken.length < 16) {
+    throw new ConfigError('TRUST_PROXY_TOKEN must be at least 16 characters long (or unset to trust TRUST_PROXY addresses alone)');
+  }
   return {
     instanceId: env.INSTANCE_ID || hostname(),
     host: env.HOST || '127.0.0.1',
@@ -76,6 +95,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     sessionTtlSeconds: int(env, 'SESSION_TTL_SECONDS', 1800, 1, 30 * 24 * 3600),
     sessionAbsoluteSeconds: int(env, 'SESSION_ABSOLUTE_SECONDS', 8 * 3600, 1, 365 * 24 * 3600),
     trustProxy: env.TRUST_PROXY !== undefined ? list(env.TRUST_PROXY) : ['127.0.0.1', '::1'],
+    trustProxyToken,
     controlToken,
     accountsFile: env.ACCOUNTS_FILE || DEFAULT_ACCOUNTS_FILE,
     sweepIntervalMs: int(env, 'SWEEP_INTERVAL_MS', 60_000, 100, 3_600_000),

@@ -26,6 +26,12 @@ describe('instance config', () => {
     expect(config.sessionSecrets).toEqual([secret, 'b'.repeat(40)]);
     expect(config.trustProxy).toEqual(['127.0.0.1', '::1']);
   });
+
+  it('trusts X-Forwarded-* by address alone unless TRUST_PROXY_TOKEN is set, and refuses a short token', () => {
+    expect(loadConfig({ SESSION_SECRET: secret }).trustProxyToken).toBeUndefined();
+    expect(loadConfig({ SESSION_SECRET: secret, TRUST_PROXY_TOKEN: 't'.repeat(16) }).trustProxyToken).toBe('t'.repeat(16));
+    expect(() => loadConfig({ SESSION_SECRET: secret, TRUST_PROXY_TOKEN: 'short' })).toThrow(/TRUST_PROXY_TOKEN must be at least 16/);
+  });
 });
 
 describe('balancer config', () => {

@@ -201,3 +201,37 @@ describe('idle and absolute timeouts (short values)', () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(4000);
   });
 });
+
+// A session kept alive by use outlives its login-time TTL: "log out everywhere" must still find it.
+describe('log out everywhere reaches sessions kept alive past their login-time TTL (SESSION_TTL_SECONDS=8)', () => {
+  const labs: Partial<Record<'redis' | 'memory', Lab>> = {};
+  beforeAll(async () => {
+    // Both at once: the scenario is 12 s of wall-clock time, so the two modes share it.
+    [labs.redis, labs.memory] = await Promise.all([
+      startHardenedLab({ mode: 'redis', instances: 2, instanceEnv: { SESSION_TTL_SECONDS: '8' } }),
+      // One instance: in memory mode "everywhere" is one logbook, and both sessions must be in it.
+      startHardenedLab({ mode: 'memory', instances: 1, instanceEnv: { SESSION_TTL_SECONDS: '8' } }),
+    ]);
+  });
+  afterAll(() => Promise.all([labs.redis?.close(), labs.memory?.close()]));
+
+  for (const mode of ['redis', 'memory'] as const) {
+    it.concurrent(`${mode}: two sessions used every 2 s for 12 s, then one logs out everywhere: both end`, async ({ expect }) => {
+      const lab = labs[mode]!;
+      const [laptop, phone] = [new Client(lab.url), new Client(lab.url)];
+      for (const c of [laptop, phone]) expect((await c.login('bob', 'builder')).status).toBe(200);
+      const started = Date.now();
+      // The scenario's own clock: activity every 2 s is what keeps the sessions alive.
+      while (Date.now() - started < 12_000) {
+        for (const c of [laptop, phone]) expect((await c.profile()).status).toBe(200);
+        await new Promise((r) => setTimeout(r, 2000));
+      }
+      const everywhere = await laptop.request('POST', '/logout/everywhere');
+      expect(everywhere.status).toBe(200);
+      expect(everywhere.json.sessionsEnded).toBe(2);
+      const after = await phone.profile();
+      expect(after.status).toBe(401);
+      expect(after.json.reason).toBe('unknown_session');
+    });
+  }
+});

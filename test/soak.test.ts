@@ -1,5 +1,7 @@
+import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Lab } from '../scripts/lab.js';
+import { DEMO_CREDENTIALS } from '../scripts/simulate/accounts.js';
 import { Client } from './helpers/http.js';
 import { rssMiB, sleep, startHardenedLab } from './helpers/hardening.js';
 import { waitFor } from './helpers/lab.js';
@@ -14,15 +16,25 @@ const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floo
 // (no failures, no growth), not the speed: speed belongs to npm run bench.
 describe(`soak: ${SOAK_MS / 1000} s of mixed traffic in redis mode`, () => {
   let lab: Lab;
+  // Our own control token (balancer and instances alike), to read each instance's heap.
+  const controlToken = randomBytes(24).toString('hex');
   beforeAll(async () => {
-    lab = await startHardenedLab({ mode: 'redis', instances: 3 });
+    lab = await startHardenedLab({
+      mode: 'redis',
+      instances: 3,
+      instanceEnv: { CONTROL_TOKEN: controlToken },
+      balancerEnv: { CONTROL_TOKEN: controlToken },
+    });
   });
   afterAll(() => lab?.close());
 
   it('zero non-2xx for logged-in users, and every process’s memory flat after warm-up', async () => {
-    // Instances: heap in use (from /health), because their RSS jumps with every concurrent
+    // Instances: heap in use (from /_control/health), because their RSS jumps with every concurrent
     // scrypt login (16 MiB of work memory each). The balancer does no scrypt: its RSS.
-    const heapOf = (url: string) => async () => ((await (await fetch(`${url}/health`)).json()) as { heapUsedMiB: number }).heapUsedMiB;
+    const heapOf = (url: string) => async () => {
+      const response = await fetch(`${url}/_control/health`, { headers: { authorization: `Bearer ${controlToken}` } });
+      return ((await response.json()) as { heapUsedMiB: number }).heapUsedMiB;
+    };
     const processes = [
       { name: 'balancer (RSS)', read: async () => rssMiB(lab.balancer.pid!) },
       ...lab.instances.map((i) => ({ name: `${i.id} (heap)`, read: heapOf(i.url) })),
@@ -42,7 +54,10 @@ describe(`soak: ${SOAK_MS / 1000} s of mixed traffic in redis mode`, () => {
 
     const users = Array.from({ length: USERS }, async (_, n) => {
       const client = new Client(lab.url);
-      const login = await client.login();
+      // Spread over the demo accounts: the login throttle lets only LOGIN_MAX_FAILURES logins for one
+      // account from one address be checked at the same moment, and all of these come from 127.0.0.1.
+      const { username, password } = DEMO_CREDENTIALS[n % DEMO_CREDENTIALS.length]!;
+      const login = await client.login(username, password);
       if (login.status !== 200) counts.failures.push(`login ${login.status}`);
       for (let i = 0; Date.now() - started < SOAK_MS; i++) {
         const roll = (i * 7 + n) % 50;
@@ -53,7 +68,7 @@ describe(`soak: ${SOAK_MS / 1000} s of mixed traffic in redis mode`, () => {
         else {
           response = await client.logout();
           if (response.status === 200) {
-            response = await client.login();
+            response = await client.login(username, password);
             counts.logins++;
           }
         }

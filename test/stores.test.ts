@@ -52,7 +52,7 @@ describe('redis store (real redis-server)', () => {
   beforeAll(async () => {
     store = new RedisSessionStore({ url: inject('redisUrl'), keyPrefix: prefix, defaultTtlSeconds: 60 });
     redis = new Redis(inject('redisUrl'));
-    await new Promise((r) => store.client.once('ready', r));
+    await new Promise((r) => store.connection.client.once('ready', r));
   });
   afterAll(async () => {
     await store.close();

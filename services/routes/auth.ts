@@ -1,9 +1,11 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { FastifySessionObject } from '@fastify/session';
 import type { AccountBook } from '../accounts.js';
 import type { AppConfig } from '../config.js';
-import { LoginThrottle } from '../login-throttle.js';
-import type { LabStore } from '../stores/types.js';
+import type { SwitchableStore } from '../stores/switchable.js';
+import { destroySession, getSession } from '../stores/types.js';
+import { LoginThrottle } from '../throttle/login.js';
+import { requireLogin } from './require-login.js';
 
 const credentials = {
   type: 'object',
@@ -24,42 +26,18 @@ const cartItem = {
 
 const CART_LIMIT = 20;
 
-type Why = { reason: 'no_cookie' | 'bad_signature' | 'unknown_session' | 'expired'; message: string };
-
 /**
  * The lesson API: POST /login, GET /profile, POST /logout (+ a small cart, so
  * virtual users also write to their session).
  */
-export function authRoutes(app: FastifyInstance, config: AppConfig, accounts: AccountBook, store: LabStore): void {
+export function authRoutes(app: FastifyInstance, config: AppConfig, accounts: AccountBook, store: SwitchableStore): void {
   const id = config.instanceId;
-  const throttle = new LoginThrottle(store, {
-    perAccount: config.loginMaxFailures,
+  const throttle = new LoginThrottle(() => store.attempts, {
+    perAccountAndAddress: config.loginMaxFailures,
     perAddress: config.loginMaxFailuresPerIp,
     windowSeconds: config.loginWindowSeconds,
   });
-
-  /** A 401 that says why, so the lost session is visible rather than mysterious. */
-  function whyLoggedOut(request: FastifyRequest): Why {
-    const raw = request.cookies[config.cookieName];
-    if (!raw) return { reason: 'no_cookie', message: 'no session cookie: log in first (POST /login)' };
-    if (!request.unsignCookie(raw).valid) {
-      return {
-        reason: 'bad_signature',
-        message: 'the session cookie signature is invalid (tampered with, or signed with another secret): log in again',
-      };
-    }
-    return {
-      reason: 'unknown_session',
-      message:
-        store.kind === 'memory'
-          ? `this session is not in the memory store of ${id}: each instance keeps its own logbook, so a session created on another instance (or expired, or logged out) is unknown here`
-          : `this session is not in the shared ${store.kind} store: it expired or was logged out; log in again`,
-    };
-  }
-
-  function loginExpired(loginAt: number | undefined): boolean {
-    return loginAt === undefined || Date.now() - loginAt > config.sessionAbsoluteSeconds * 1000;
-  }
+  const loggedIn = { preHandler: requireLogin(config, store) };
 
   // Without rolling, the store TTL would count from login, not from the last visit: an
   // active user would be logged out mid-task. Writing on every read doubles store traffic,
@@ -77,24 +55,24 @@ export function authRoutes(app: FastifyInstance, config: AppConfig, accounts: Ac
 
   app.post('/login', { schema: { body: credentials } }, async (request, reply) => {
     const { username, password } = request.body as { username: string; password: string };
-    const throttled = await throttle.check(username, request.ip);
-    if (throttled.blocked) {
+    // Counted before the password is checked: a refused guess costs no scrypt and learns nothing.
+    const verdict = await throttle.reserve(username, request.ip);
+    if (!verdict.allowed) {
       return reply
         .code(429)
-        .header('retry-after', String(throttled.retryAfterSeconds))
+        .header('retry-after', String(verdict.retryAfterSeconds))
         .send({
           error: 'too_many_attempts',
-          message: `too many failed logins for this account or address; try again in ${throttled.retryAfterSeconds}s`,
+          message: `too many failed logins from this address; try again in ${verdict.retryAfterSeconds}s`,
           servedBy: id,
         });
     }
     const user = await accounts.authenticate(username, password);
     if (!user) {
-      await throttle.failed(username, request.ip);
       // One answer for unknown user and wrong password: never reveal which accounts exist.
       return reply.code(401).send({ error: 'invalid_credentials', message: 'wrong username or password', servedBy: id });
     }
-    await throttle.succeeded(username);
+    await throttle.succeeded(verdict.ticket);
     // A new session ID at login, so an ID planted before login (session fixation) never becomes a logged-in one.
     await request.session.regenerate();
     const loginAt = Date.now();
@@ -102,27 +80,15 @@ export function authRoutes(app: FastifyInstance, config: AppConfig, accounts: Ac
     request.session.loginAt = loginAt;
     request.session.createdBy = id;
     request.session.cart = [];
-    await store.trackLogin(user.username, request.session.sessionId, config.sessionTtlSeconds);
     return { user, loginAt: new Date(loginAt).toISOString(), createdBy: id, servedBy: id };
   });
 
-  app.get('/profile', async (request, reply) => {
-    reply.header('cache-control', 'no-store');
+  app.get('/profile', loggedIn, async (request) => {
     const { user, loginAt } = request.session;
-    if (!user) return reply.code(401).send({ error: 'not_logged_in', ...whyLoggedOut(request), servedBy: id });
-    if (loginExpired(loginAt)) {
-      await request.session.destroy();
-      return reply.code(401).send({
-        error: 'not_logged_in',
-        reason: 'expired',
-        message: `this login is older than ${config.sessionAbsoluteSeconds}s (absolute timeout): log in again`,
-        servedBy: id,
-      });
-    }
     keepAlive(request.session);
     return {
-      username: user.username,
-      displayName: user.displayName,
+      username: user!.username,
+      displayName: user!.displayName,
       loginAt: new Date(loginAt!).toISOString(),
       createdBy: request.session.createdBy,
       cart: request.session.cart ?? [],
@@ -130,11 +96,7 @@ export function authRoutes(app: FastifyInstance, config: AppConfig, accounts: Ac
     };
   });
 
-  app.post('/cart', { schema: { body: cartItem } }, async (request, reply) => {
-    const { user, loginAt } = request.session;
-    if (!user || loginExpired(loginAt)) {
-      return reply.code(401).send({ error: 'not_logged_in', ...whyLoggedOut(request), servedBy: id });
-    }
+  app.post('/cart', { ...loggedIn, schema: { body: cartItem } }, async (request) => {
     const { item } = request.body as { item: string };
     keepAlive(request.session);
     request.session.cart = [...(request.session.cart ?? []), item].slice(-CART_LIMIT);
@@ -150,22 +112,29 @@ export function authRoutes(app: FastifyInstance, config: AppConfig, accounts: Ac
   });
 
   // "I left myself logged in at the library": end every session of this user, not just this one.
-  app.post('/logout/everywhere', async (request, reply) => {
-    const { user, loginAt } = request.session;
-    if (!user || loginExpired(loginAt)) {
-      return reply.code(401).send({ error: 'not_logged_in', ...whyLoggedOut(request), servedBy: id });
-    }
-    const ended = await store.destroyUser(user.username);
+  app.post('/logout/everywhere', loggedIn, async (request, reply) => {
+    const { username } = request.session.user!;
+    const ids = await store.users.take(username);
+    // The index may name sessions already logged out or expired: count only those that still lived.
+    const ended = await Promise.all(
+      ids.map(async (sessionId) => {
+        const session = await getSession(store, sessionId);
+        if (session?.user?.username !== username) return 0;
+        await destroySession(store, sessionId);
+        return 1;
+      }),
+    );
+    const count = ended.reduce<number>((sum, n) => sum + n, 0);
     await request.session.destroy();
     reply.clearCookie(config.cookieName, { path: '/' });
     return {
       loggedOut: true,
-      sessionsEnded: ended,
+      sessionsEnded: count,
       scope: store.kind === 'memory' ? 'instance' : 'everywhere',
       message:
         store.kind === 'memory'
-          ? `ended ${ended} session(s) in the memory store of ${id} only: sessions this user holds on other instances live on (each instance has its own logbook)`
-          : `ended ${ended} session(s) in the shared ${store.kind} store: every instance now refuses them`,
+          ? `ended ${count} session(s) in the memory store of ${id} only: sessions this user holds on other instances live on (each instance has its own logbook)`
+          : `ended ${count} session(s) in the shared ${store.kind} store: every instance now refuses them`,
       servedBy: id,
     };
   });

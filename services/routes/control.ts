@@ -1,7 +1,11 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest, Session } from 'fastify';
+import type { AppConfig } from '../config.js';
+import { instanceHealth, processHealth } from '../health.js';
 import { STORE_KINDS, type StoreKind } from '../vocabulary.js';
 import type { SwitchableStore } from '../stores/switchable.js';
+import { setSession } from '../stores/types.js';
+import { seededSession, seedSessionSchema } from './seed.js';
 
 /** Ids per /_control/seed request, and the body that carries them (ids of ~32 chars). */
 const SEED_BATCH_MAX = 50_000;
@@ -9,11 +13,17 @@ const SEED_BODY_LIMIT = 8 * 1024 * 1024;
 
 /**
  * Control routes for the balancer's admin API (never for users): switch the
- * session store, or crash this instance the way a bad deploy would. They exist
- * only when CONTROL_TOKEN is set, answer only to that bearer token, and the
- * balancer refuses to forward /_control from its public port.
+ * session store, read the process's health, or crash this instance the way a bad
+ * deploy would. They exist only when CONTROL_TOKEN is set, answer only to that
+ * bearer token, and the balancer refuses to forward /_control from its public port.
  */
-export function controlRoutes(app: FastifyInstance, token: string, store: SwitchableStore, crash: () => void): void {
+export function controlRoutes(
+  app: FastifyInstance,
+  token: string,
+  config: AppConfig & { bootId: string },
+  store: SwitchableStore,
+  crash: () => void,
+): void {
   const expected = Buffer.from(`Bearer ${token}`);
 
   async function authorize(request: FastifyRequest, reply: FastifyReply) {
@@ -68,19 +78,28 @@ export function controlRoutes(app: FastifyInstance, token: string, store: Switch
           additionalProperties: false,
           properties: {
             ids: { type: 'array', maxItems: SEED_BATCH_MAX, items: { type: 'string', minLength: 1, maxLength: 128 } },
-            session: { type: 'object' },
+            session: seedSessionSchema,
           },
         },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const { ids, session } = request.body as { ids: string[]; session: Session };
-      await Promise.all(
-        ids.map((id) => new Promise<void>((resolve, reject) => store.set(id, session, (err) => (err ? reject(err) : resolve())))),
-      );
+      const seeded = seededSession(session, config.sessionTtlSeconds);
+      if (typeof seeded === 'string') return reply.code(400).send({ error: 'invalid_body', message: seeded });
+      // Straight into the store, not through the user index: the bench measures what the logbook
+      // costs per session, and a million seeded copies of one user would only grow that user's index.
+      const sessions = store.sessions;
+      await Promise.all(ids.map((id) => setSession(sessions, id, seeded)));
       return { seeded: ids.length, sessions: await store.size() };
     },
   );
+
+  // The process behind the instance, for the operator and the soak test; /health keeps it private.
+  app.get('/_control/health', { onRequest: authorize }, async () => ({
+    ...(await instanceHealth(config.instanceId, config.bootId, store)),
+    ...processHealth(),
+  }));
 
   app.post('/_control/crash', { onRequest: authorize }, async (request, reply) => {
     request.log.warn('crash requested through /_control/crash');

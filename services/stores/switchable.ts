@@ -1,45 +1,71 @@
 import type { Session } from 'fastify';
 import type { StoreKind } from '../vocabulary.js';
-import type { FailureCount, LabStore } from './types.js';
+import type { AttemptCounter } from '../throttle/types.js';
+import type { UserIndex } from '../user-index/types.js';
+import { ttlSeconds, type SessionStore } from './types.js';
+
+/**
+ * What one store kind provides: the sessions, and beside them the login counters and the
+ * per-user index, kept in the same place (Redis: shared by every instance; memory: this
+ * process only), so switching the store switches all three together.
+ */
+export interface Backing {
+  store: SessionStore;
+  attempts: AttemptCounter;
+  users: UserIndex;
+  /** Closes whatever the three hold (for Redis, their one connection). */
+  close(): Promise<void>;
+}
 
 /**
  * The store the session plugin sees. It forwards to the memory or the Redis
- * store, whichever is active, so the lab can switch stores at runtime. The two
+ * backing, whichever is active, so the lab can switch stores at runtime. The two
  * are separate logbooks: a session written in one is not found in the other.
  */
-export class SwitchableStore implements LabStore {
-  private active: LabStore;
+export class SwitchableStore implements SessionStore {
+  private active: Backing;
+  private readonly built = new Map<StoreKind, Backing>();
 
   constructor(
-    private readonly stores: Partial<Record<StoreKind, () => LabStore>>,
+    private readonly backings: Partial<Record<StoreKind, () => Backing>>,
     initial: StoreKind,
-    private readonly built = new Map<StoreKind, LabStore>(),
+    private readonly defaultTtlSeconds: number,
   ) {
     this.active = this.open(initial);
   }
 
   get kind(): StoreKind {
-    return this.active.kind;
+    return this.active.store.kind;
   }
 
-  get current(): LabStore {
-    return this.active;
+  /** The active kind's login counters and user index: read at each use, so they follow a switch. */
+  get attempts(): AttemptCounter {
+    return this.active.attempts;
+  }
+
+  get users(): UserIndex {
+    return this.active.users;
+  }
+
+  /** The active store itself, whose writes skip the user index: for seeding the bench's sessions. */
+  get sessions(): SessionStore {
+    return this.active.store;
   }
 
   available(): StoreKind[] {
-    return Object.keys(this.stores) as StoreKind[];
+    return Object.keys(this.backings) as StoreKind[];
   }
 
   /** Built on first use: an instance in memory mode never connects to Redis. */
-  private open(kind: StoreKind): LabStore {
-    let store = this.built.get(kind);
-    if (!store) {
-      const make = this.stores[kind];
+  private open(kind: StoreKind): Backing {
+    let backing = this.built.get(kind);
+    if (!backing) {
+      const make = this.backings[kind];
       if (!make) throw new Error(`store "${kind}" is not configured on this instance (for redis, set REDIS_URL)`);
-      store = make();
-      this.built.set(kind, store);
+      backing = make();
+      this.built.set(kind, backing);
     }
-    return store;
+    return backing;
   }
 
   switchTo(kind: StoreKind): void {
@@ -47,50 +73,41 @@ export class SwitchableStore implements LabStore {
   }
 
   get(sessionId: string, callback: (err: unknown, session?: Session | null) => void): void {
-    this.active.get(sessionId, callback);
+    this.active.store.get(sessionId, callback);
   }
 
+  /**
+   * Every write of a logged-in session also renews its entry in the user index: the session
+   * plugin writes on login and on each idle-timeout refresh, so a session kept alive by use
+   * is never missing from "log out everywhere" (an entry that expired with the login-time
+   * TTL would be).
+   */
   set(sessionId: string, session: Session, callback: (err?: unknown) => void): void {
-    this.active.set(sessionId, session, callback);
+    const { store, users } = this.active;
+    store.set(sessionId, session, (err) => {
+      const username = session.user?.username;
+      if (err || !username) return callback(err);
+      users.add(username, sessionId, ttlSeconds(session, this.defaultTtlSeconds)).then(() => callback(), callback);
+    });
   }
 
   destroy(sessionId: string, callback: (err?: unknown) => void): void {
-    this.active.destroy(sessionId, callback);
+    this.active.store.destroy(sessionId, callback);
   }
 
   ping(): Promise<boolean> {
-    return this.active.ping();
+    return this.active.store.ping();
   }
 
   whenReady(timeoutMs: number): Promise<boolean> {
-    return this.active.whenReady(timeoutMs);
+    return this.active.store.whenReady(timeoutMs);
   }
 
   size(): Promise<number | null> {
-    return this.active.size();
+    return this.active.store.size();
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.built.values()].map((s) => s.close()));
-  }
-
-  trackLogin(username: string, sessionId: string, ttlSeconds: number): Promise<void> {
-    return this.active.trackLogin(username, sessionId, ttlSeconds);
-  }
-
-  destroyUser(username: string): Promise<number> {
-    return this.active.destroyUser(username);
-  }
-
-  failures(keys: string[]): Promise<FailureCount[]> {
-    return this.active.failures(keys);
-  }
-
-  addFailure(keys: string[], windowSeconds: number): Promise<FailureCount[]> {
-    return this.active.addFailure(keys, windowSeconds);
-  }
-
-  clearFailures(key: string): Promise<void> {
-    return this.active.clearFailures(key);
+    await Promise.all([...this.built.values()].map((b) => b.close()));
   }
 }

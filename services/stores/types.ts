@@ -4,8 +4,13 @@ import type { StoreKind } from '../vocabulary.js';
 type Callback = (err?: unknown) => void;
 type GetCallback = (err: unknown, session?: Session | null) => void;
 
-/** The @fastify/session store contract, plus what the lab needs to show and close it. */
-export interface LabStore {
+/**
+ * Where sessions live: the @fastify/session store contract (get, set, destroy), plus
+ * what an instance needs to report on it and to shut it down. Nothing else: login
+ * throttling and the per-user index have their own interfaces (services/throttle/,
+ * services/user-index/).
+ */
+export interface SessionStore {
   readonly kind: StoreKind;
   get(sessionId: string, callback: GetCallback): void;
   set(sessionId: string, session: Session, callback: Callback): void;
@@ -17,20 +22,6 @@ export interface LabStore {
   /** How many sessions it holds, when that is cheap to know. */
   size(): Promise<number | null>;
   close(): Promise<void>;
-  /** Remembers that this session belongs to `username`, for "log out everywhere". */
-  trackLogin(username: string, sessionId: string, ttlSeconds: number): Promise<void>;
-  /** Ends every session of `username` that this store knows; resolves how many. */
-  destroyUser(username: string): Promise<number>;
-  /** Failed-login counters (the login throttle keeps them beside the sessions). */
-  failures(keys: string[]): Promise<FailureCount[]>;
-  addFailure(keys: string[], windowSeconds: number): Promise<FailureCount[]>;
-  clearFailures(key: string): Promise<void>;
-}
-
-/** Failures counted for one key in the current window, and when that window ends. */
-export interface FailureCount {
-  count: number;
-  resetInSeconds: number;
 }
 
 /**
@@ -44,4 +35,17 @@ export function ttlSeconds(session: Session, fallbackSeconds: number, now = Date
     if (Number.isFinite(ms)) return Math.max(1, Math.ceil(ms / 1000));
   }
   return fallbackSeconds;
+}
+
+/** The callback store API as promises, for code of our own that reads or ends sessions. */
+export function getSession(store: SessionStore, sessionId: string): Promise<Session | null> {
+  return new Promise((resolve, reject) => store.get(sessionId, (err, session) => (err ? reject(err) : resolve(session ?? null))));
+}
+
+export function destroySession(store: SessionStore, sessionId: string): Promise<void> {
+  return new Promise((resolve, reject) => store.destroy(sessionId, (err) => (err ? reject(err) : resolve())));
+}
+
+export function setSession(store: SessionStore, sessionId: string, session: Session): Promise<void> {
+  return new Promise((resolve, reject) => store.set(sessionId, session, (err) => (err ? reject(err) : resolve())));
 }

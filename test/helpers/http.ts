@@ -1,3 +1,5 @@
+import http from 'node:http';
+
 /** A tiny HTTP client with a cookie jar, as curl -b/-c or a browser would keep one. */
 export class Client {
   readonly jar = new Map<string, string>();
@@ -50,4 +52,43 @@ export class Client {
   logout() {
     return this.request('POST', '/logout');
   }
+}
+
+export interface LoginAnswer {
+  status: number;
+  servedBy: string | null;
+  retryAfter: string | null;
+  setCookie: string[];
+}
+
+/**
+ * POST /login from a chosen loopback address: on Linux all of 127.0.0.0/8 is this machine, so
+ * each test can be a different client to the balancer (it forwards the TCP peer address in
+ * X-Forwarded-For) without any forged header. node:http, because fetch cannot pick its source address.
+ */
+export function loginFrom(baseUrl: string, localAddress: string, username: string, password: string): Promise<LoginAnswer> {
+  const body = JSON.stringify({ username, password });
+  return new Promise((resolve, reject) => {
+    const request = http.request(
+      `${baseUrl}/login`,
+      { method: 'POST', localAddress, agent: false, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+      (response) => {
+        response.resume();
+        response.on('end', () =>
+          resolve({
+            status: response.statusCode ?? 0,
+            servedBy: header(response.headers['x-served-by']),
+            retryAfter: header(response.headers['retry-after']),
+            setCookie: response.headers['set-cookie'] ?? [],
+          }),
+        );
+      },
+    );
+    request.on('error', reject);
+    request.end(body);
+  });
+}
+
+function header(value: string | string[] | undefined): string | null {
+  return value === undefined ? null : String(value);
 }

@@ -1,0 +1,34 @@
+import { MemoryAttemptCounter } from '../throttle/memory.js';
+import { RedisAttemptCounter } from '../throttle/redis.js';
+import { MemoryUserIndex } from '../user-index/memory.js';
+import { RedisUserIndex } from '../user-index/redis.js';
+import { MemorySessionStore } from './memory.js';
+import { metaPrefix, RedisSessionStore, type RedisStoreOptions } from './redis.js';
+import type { Backing } from './switchable.js';
+
+/** Sessions, login counters and user index in this process's memory. */
+export function memoryBacking(ttlSeconds: number, sweepIntervalMs: number): Backing {
+  const store = new MemorySessionStore(ttlSeconds, sweepIntervalMs);
+  const attempts = new MemoryAttemptCounter(sweepIntervalMs);
+  return {
+    store,
+    attempts,
+    users: new MemoryUserIndex(),
+    close: async () => {
+      attempts.close();
+      await store.close();
+    },
+  };
+}
+
+/** All three in Redis, over the session store's one connection. */
+export function redisBacking(options: RedisStoreOptions): Backing {
+  const store = new RedisSessionStore(options);
+  const meta = metaPrefix(options.keyPrefix);
+  return {
+    store,
+    attempts: new RedisAttemptCounter(store.connection, meta),
+    users: new RedisUserIndex(store.connection, meta),
+    close: () => store.close(),
+  };
+}
