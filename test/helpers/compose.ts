@@ -206,8 +206,11 @@ export function packagesImportedBy(entry: string): Set<string> {
     if (seen.has(file)) continue;
     seen.add(file);
     const source = readFileSync(file, 'utf8');
-    for (const match of source.matchAll(/(?:\bfrom\s*|\bimport\s*\(?\s*)['"]([^'"]+)['"]/g)) {
-      const specifier = match[1]!;
+    // Statements only (a line that starts with import/export, or import(...)): a comment that
+    // says `from "somewhere"` is not an import.
+    const statements = /^\s*(?:import|export)\s[^;]*?\bfrom\s*['"]([^'"]+)['"]|^\s*import\s*['"]([^'"]+)['"]|\bimport\(\s*['"]([^'"]+)['"]\s*\)/gm;
+    for (const match of source.matchAll(statements)) {
+      const specifier = (match[1] ?? match[2] ?? match[3])!;
       if (specifier.startsWith('.')) queue.push(join(dirname(file), specifier));
       else if (!specifier.startsWith('node:') && !builtinModules.includes(specifier)) {
         const parts = specifier.split('/');
