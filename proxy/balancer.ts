@@ -4,13 +4,23 @@ import https from 'node:https';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { Readable } from 'node:stream';
-import httpProxy from 'http-proxy';
-import { parse as parseUrl, type UrlWithStringQuery } from 'node:url';
+import { connectionCaps } from './balancer/connection-caps.js';
+import { cleanRequestHeaders, cleanResponseHeaders } from './balancer/headers.js';
+import { httpProxy } from './balancer/http-proxy.js';
+import { canonicalTarget } from './balancer/target.js';
 import { modeOf, type StoreKind, type RoutingKind } from '../services/vocabulary.js';
 import type { BalancerConfig, InstanceAddress } from './config.js';
 import { Pool, type PoolBackend } from './pool.js';
 import { userPage } from './static-files.js';
 import { createStrategy, type Strategy } from './strategies.js';
+
+interface ProxyTarget {
+  protocol: string;
+  host: string;
+  hostname: string;
+  port: string;
+  path: string;
+}
 
 export interface BalancerStats {
   requests: number;
@@ -19,7 +29,7 @@ export interface BalancerStats {
   failed: number;
 }
 
-export type Logger = Pick<Console, 'info' | 'warn' | 'error'>;
+export type Logger = Pick<Console, 'debug' | 'info' | 'warn' | 'error'>;
 
 /** One answer an instance gave through the balancer (the dashboard counts them). */
 export interface ServedEvent {
@@ -54,6 +64,9 @@ const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /** Per-request bookkeeping, kept off the IncomingMessage type. */
 interface Attempt {
+  /** The canonical path and query: what the balancer checked, and exactly what it forwards. */
+  url: string;
+  path: string;
   tried: Set<string>;
   body: Buffer | null;
   backend: PoolBackend | null;
@@ -61,7 +74,13 @@ interface Attempt {
   timedOut: boolean;
 }
 
+/** The client went away (an aborted upload, a closed tab): nobody is left to answer. */
+function clientGone(req: IncomingMessage, res: ServerResponse): boolean {
+  return res.destroyed || req.socket.destroyed || (!req.complete && req.readableAborted);
+}
+
 function sendJson(res: ServerResponse, status: number, body: object, headers: Record<string, string> = {}): void {
+  if (res.destroyed || res.socket?.destroyed) return;
   if (res.headersSent) {
     res.destroy();
     return;
@@ -96,6 +115,10 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer | 'too-la
     });
     req.on('end', () => resolve(Buffer.concat(chunks)));
     req.on('error', reject);
+    // Closed before the end without an error event: the client gave up on its upload.
+    req.on('close', () => {
+      if (!req.complete) reject(Object.assign(new Error('aborted'), { code: 'ECONNRESET' }));
+    });
   });
 }
 
@@ -156,6 +179,12 @@ export function createBalancer(config: BalancerConfig, log: Logger = console): B
   }
 
   proxy.on('proxyReq', (proxyReq, req) => {
+    const attempt = attempts.get(req);
+    // By construction, not by trust in http-proxy's own path handling (its urlJoin collapses
+    // slashes and rewrites "http:/"): the request line carries the path the balancer checked.
+    if (attempt) proxyReq.path = attempt.url;
+    // The client's "close" (left on req.headers for http-proxy's answer) is not for our kept-alive socket.
+    if (proxyReq.hasHeader('connection')) proxyReq.removeHeader('connection');
     proxyReq.on('timeout', () => {
       const attempt = attempts.get(req);
       if (attempt) attempt.timedOut = true;
@@ -163,16 +192,10 @@ export function createBalancer(config: BalancerConfig, log: Logger = console): B
   });
 
   proxy.on('proxyRes', (proxyRes, req) => {
-    // A Trailer header on a response without chunked encoding makes Node throw while writing it.
-    if (proxyRes.headers['transfer-encoding'] !== 'chunked') delete proxyRes.headers.trailer;
-    // Hop-by-hop: a draining instance's "connection: close" is about our socket to it, not the client's.
-    delete proxyRes.headers.connection;
-    // Hop-by-hop too: the instance's "keep-alive: timeout=72" would tell clients to reuse an idle
-    // connection for 72 s, but our server closes it after 5 s: the next request gets ECONNRESET.
-    delete proxyRes.headers['keep-alive'];
+    cleanResponseHeaders(proxyRes.headers);
     const attempt = attempts.get(req);
     if (attempt?.backend) {
-      const served: ServedEvent = { instance: attempt.backend.id, method: req.method ?? 'GET', path: (req.url ?? '/').split('?')[0] ?? '/', status: proxyRes.statusCode ?? 0 };
+      const served: ServedEvent = { instance: attempt.backend.id, method: req.method ?? 'GET', path: attempt.path, status: proxyRes.statusCode ?? 0 };
       traffic.emit('served', served);
     }
     if (attempt?.setAffinity && attempt.backend) {
@@ -186,11 +209,15 @@ export function createBalancer(config: BalancerConfig, log: Logger = console): B
   // Errors without a per-request callback (should not happen) must never crash the balancer.
   proxy.on('error', (err) => log.error({ err: err.message }, 'proxy error'));
 
-  // http-proxy parses a string target on every request; parse each instance's URL once.
-  const targets = new Map<string, UrlWithStringQuery>();
-  const targetOf = (url: string): UrlWithStringQuery => {
+  // http-proxy parses a string target on every request (with the deprecated url.parse):
+  // give it each instance's address once, as the object it would have made.
+  const targets = new Map<string, ProxyTarget>();
+  const targetOf = (url: string): ProxyTarget => {
     let target = targets.get(url);
-    if (!target) targets.set(url, (target = parseUrl(url)));
+    if (!target) {
+      const { protocol, host, hostname, port } = new URL(url);
+      targets.set(url, (target = { protocol, host, hostname, port, path: '/' }));
+    }
     return target;
   };
 
@@ -216,6 +243,12 @@ export function createBalancer(config: BalancerConfig, log: Logger = console): B
 
     const buffer = attempt.body ? Readable.from([attempt.body]) : undefined;
     proxy.web(req, res, { target: targetOf(backend.url), ...(buffer && { buffer }) }, (err: NodeJS.ErrnoException) => {
+      // The client hung up (http-proxy then aborts our request to the instance): not the
+      // instance's fault, not worth a warning, and there is no one to send an error to.
+      if (clientGone(req, res)) {
+        log.debug({ instance: backend.id, code: err.code }, 'client went away before the answer');
+        return;
+      }
       // Under docker compose a stopped container's name stops resolving: like a refusal,
       // the request never left, so it counts as one.
       const refused = ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN'].includes(err.code ?? '');
@@ -247,24 +280,22 @@ export function createBalancer(config: BalancerConfig, log: Logger = console): B
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const target = canonicalTarget(req.url ?? '');
     // The dashboard's "be a user" page: static, on the public origin so it gets real cookies.
-    if (req.url?.startsWith('/__lab/')) return serveLabPage(req, res);
+    if (target.ok && target.path.startsWith('/__lab/')) return serveLabPage(req, res);
     stats.requests++;
-    // The instances' control routes are for the admin API only, never for the public port.
-    if (req.url?.startsWith('/_control')) {
-      sendJson(res, 404, { error: 'not_found', message: 'no such route' });
+    // A target we cannot read safely, or the instances' control routes (the control plane's
+    // only, never the public port's): the balancer answers itself, no instance sees it.
+    if (!target.ok) {
+      sendJson(res, target.status, { error: target.error, message: target.message });
       return;
     }
-    // http-proxy copies a request's Trailer header into the outgoing request, and Node throws
-    // on it outside any error handler: one curl would take the balancer down.
-    delete req.headers.trailer;
-    // The client may have written these; xfwd then sets the real ones instead of appending to forgeries.
-    delete req.headers['x-forwarded-for'];
-    delete req.headers['x-forwarded-proto'];
-    delete req.headers['x-forwarded-host'];
-    delete req.headers['x-forwarded-port'];
+    // What reaches the instance is the path we checked: anything reading req.url agrees.
+    req.url = target.url;
+    // The client may have written X-Forwarded-*; xfwd then sets the real ones instead of appending to forgeries.
+    cleanRequestHeaders(req.headers);
 
-    const attempt: Attempt = { tried: new Set(), body: null, backend: null, setAffinity: false, timedOut: false };
+    const attempt: Attempt = { url: target.url, path: target.path, tried: new Set(), body: null, backend: null, setAffinity: false, timedOut: false };
     attempts.set(req, attempt);
     if (hasBody(req)) {
       const body = await readBody(req, config.maxBodyBytes);
@@ -287,7 +318,13 @@ export function createBalancer(config: BalancerConfig, log: Logger = console): B
     connectionsCheckingInterval: Math.min(1000, Math.ceil(config.headersTimeoutMs / 4)),
   };
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
-    handle(req, res).catch((err: Error) => {
+    handle(req, res).catch((err: NodeJS.ErrnoException) => {
+      // An aborted upload: the client is gone, there is nothing wrong and no one to answer.
+      if (clientGone(req, res) || err.code === 'ECONNRESET') {
+        log.debug({ err: err.message }, 'client went away during its upload');
+        res.destroy();
+        return;
+      }
       log.error({ err: err.message }, 'balancer request failed');
       sendJson(res, 500, { error: 'internal_error', message: 'the balancer failed on this request; details are in its log' });
     });
@@ -299,8 +336,12 @@ export function createBalancer(config: BalancerConfig, log: Logger = console): B
     const body = JSON.stringify({ error: 'bad_request', message: `malformed request (${err.code ?? 'parse error'})` });
     socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
   };
+  const capConnections = connectionCaps({ total: config.maxConnections, perClient: config.maxConnectionsPerClient }, (address) =>
+    log.debug({ address }, 'connection refused: this client holds too many already'),
+  );
   const server = http.createServer(serverOptions, onRequest);
   server.on('clientError', onClientError);
+  capConnections(server);
   let tlsServer: https.Server | null = null;
   pool.start();
 
@@ -331,6 +372,7 @@ export function createBalancer(config: BalancerConfig, log: Logger = console): B
     attachTls(tls) {
       tlsServer = https.createServer({ ...serverOptions, ...tls }, onRequest);
       tlsServer.on('clientError', onClientError);
+      capConnections(tlsServer);
       // A TLS handshake that fails (a client that distrusts our self-signed certificate) is not a crash.
       tlsServer.on('tlsClientError', (err: Error) => log.warn({ err: err.message }, 'TLS handshake failed'));
       return tlsServer;

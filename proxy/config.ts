@@ -27,6 +27,10 @@ export interface BalancerConfig {
   /** A client must finish its headers, and its whole request, within these (slowloris). */
   headersTimeoutMs: number;
   requestTimeoutMs: number;
+  /** Open connections the public listener (and the HTTPS one, each) accepts; the rest are closed at once. */
+  maxConnections: number;
+  /** Open connections one client address may hold on the public listeners. */
+  maxConnectionsPerClient: number;
   /** Optional HTTPS listener (0 picks a free port); without TLS_CERT/TLS_KEY it makes a self-signed pair. */
   httpsPort: number | undefined;
   tlsCertFile: string | undefined;
@@ -85,6 +89,10 @@ export function loadBalancerConfig(env: Env = process.env): BalancerConfig {
     proxyTimeoutMs: positive(env, 'PROXY_TIMEOUT_MS', 10_000),
     maxBodyBytes: positive(env, 'MAX_BODY_BYTES', 64 * 1024),
     ...clientTimeouts(env),
+    // Well below a usual file-descriptor limit (1024 soft, 65536 in containers): the admin port,
+    // the health checks and the connections to the instances need descriptors too.
+    maxConnections: positive(env, 'MAX_CONNECTIONS', 4096),
+    maxConnectionsPerClient: positive(env, 'MAX_CONNECTIONS_PER_CLIENT', 256),
     httpsPort: env.HTTPS_PORT === undefined || env.HTTPS_PORT === '' ? undefined : port(env, 'HTTPS_PORT', 0),
     ...tlsFiles(env),
     logLevel: env.LOG_LEVEL || 'info',
