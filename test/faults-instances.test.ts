@@ -2,8 +2,8 @@ import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Lab } from '../scripts/lab.js';
 import { Client } from './helpers/http.js';
-import { balancerState, sleep, startHardenedLab } from './helpers/hardening.js';
-import { waitFor } from './helpers/lab.js';
+import { balancerState, sleep } from './helpers/hardening.js';
+import { waitFor, startTestLab } from './helpers/lab.js';
 
 interface Outcome {
   status: number;
@@ -48,7 +48,7 @@ describe('instance faults in redis mode (3 instances, proxy timeout 2 s, header 
   let lab: Lab;
   const lines: string[] = [];
   beforeAll(async () => {
-    lab = await startHardenedLab({
+    lab = await startTestLab({
       mode: 'redis',
       instances: 3,
       instanceEnv: { LOG_LEVEL: 'info' },

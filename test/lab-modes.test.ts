@@ -111,16 +111,16 @@ describe('runtime switch', () => {
   it('switches routing and store through the admin API, without restarting anything', async () => {
     const pids = lab.instances.map((i) => i.child.pid);
 
-    await lab.admin('/api/mode', { mode: 'redis' });
+    await lab.admin.setMode('redis');
     const redisUser = await loggedInClient(lab);
     for (const r of await profiles(redisUser.client, 6)) expect(r.status).toBe(200);
 
     // A store switch is real: sessions written in Redis are not in the memory logbooks.
-    await lab.admin('/api/store', { store: 'memory' });
+    await lab.admin.setStore('memory');
     const missing = await redisUser.client.profile();
     expect(missing.status).toBe(401);
 
-    await lab.admin('/api/routing', { routing: 'cookie' });
+    await lab.admin.setRouting('cookie');
     const sticky = await loggedInClient(lab);
     for (const r of await profiles(sticky.client, 6)) expect(r.status).toBe(200);
 

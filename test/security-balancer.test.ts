@@ -2,11 +2,11 @@ import { once } from 'node:events';
 import http, { type IncomingHttpHeaders } from 'node:http';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createBalancer, type Balancer } from '../proxy/balancer.js';
+import { createBalancer, type Balancer } from '../proxy/balancer/index.js';
 import { loadBalancerConfig } from '../proxy/config.js';
 import type { Lab } from '../scripts/lab.js';
-import { balancerState, rawRequest, startHardenedLab } from './helpers/hardening.js';
-import { waitFor } from './helpers/lab.js';
+import { balancerState, rawRequest } from './helpers/hardening.js';
+import { waitFor, startTestLab } from './helpers/lab.js';
 
 /** The status line and the header block of a raw answer, lower-cased header names. */
 function head(text: string): { status: number; headers: string } {
@@ -22,7 +22,7 @@ describe('the public port never reaches an instance\'s /_control routes, in any 
   const balancerStderr: string[] = [];
   let crashed = 0;
   beforeAll(async () => {
-    lab = await startHardenedLab({
+    lab = await startTestLab({
       mode: 'memory',
       instances: 2,
       onLine: (name, line, stream) => {

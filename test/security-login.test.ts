@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Lab } from '../scripts/lab.js';
 import { normalizeUsername } from '../services/accounts.js';
 import { Client } from './helpers/http.js';
-import { startHardenedLab } from './helpers/hardening.js';
+import { startTestLab } from './helpers/lab.js';
 
 const LIMITS = { LOGIN_MAX_FAILURES: '3', LOGIN_MAX_FAILURES_PER_IP: '12', LOGIN_WINDOW_SECONDS: '60' };
 
@@ -18,7 +18,7 @@ describe('the username rule: Unicode NFKC, then lower case (nothing else: no tri
 describe('login through the balancer (redis mode: throttling counted in Redis across instances)', () => {
   let lab: Lab;
   beforeAll(async () => {
-    lab = await startHardenedLab({ mode: 'redis', instances: 2, instanceEnv: LIMITS });
+    lab = await startTestLab({ mode: 'redis', instances: 2, instanceEnv: LIMITS });
   });
   afterAll(() => lab?.close());
 
@@ -80,7 +80,7 @@ describe('login through the balancer (redis mode: throttling counted in Redis ac
 describe('login throttling with memory stores: counted per instance (the honest weakness)', () => {
   let lab: Lab;
   beforeAll(async () => {
-    lab = await startHardenedLab({ mode: 'memory', instances: 2, instanceEnv: LIMITS });
+    lab = await startTestLab({ mode: 'memory', instances: 2, instanceEnv: LIMITS });
   });
   afterAll(() => lab?.close());
 

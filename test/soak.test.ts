@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Lab } from '../scripts/lab.js';
 import { Client } from './helpers/http.js';
-import { rssMiB, sleep, startHardenedLab } from './helpers/hardening.js';
-import { waitFor } from './helpers/lab.js';
+import { rssMiB, sleep } from './helpers/hardening.js';
+import { waitFor, startTestLab } from './helpers/lab.js';
 
 const SOAK_MS = 12_000;
 const WARM_UP_MS = 3_000;
@@ -15,7 +15,7 @@ const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floo
 describe(`soak: ${SOAK_MS / 1000} s of mixed traffic in redis mode`, () => {
   let lab: Lab;
   beforeAll(async () => {
-    lab = await startHardenedLab({ mode: 'redis', instances: 3 });
+    lab = await startTestLab({ mode: 'redis', instances: 3 });
   });
   afterAll(() => lab?.close());
 
@@ -87,7 +87,7 @@ describe(`soak: ${SOAK_MS / 1000} s of mixed traffic in redis mode`, () => {
 describe('memory store: expired sessions are swept even if nobody asks for them again', () => {
   let lab: Lab;
   beforeAll(async () => {
-    lab = await startHardenedLab({ mode: 'memory', instances: 1, instanceEnv: { SESSION_TTL_SECONDS: '2', SWEEP_INTERVAL_MS: '200' } });
+    lab = await startTestLab({ mode: 'memory', instances: 1, instanceEnv: { SESSION_TTL_SECONDS: '2', SWEEP_INTERVAL_MS: '200' } });
   });
   afterAll(() => lab?.close());
 
