@@ -31,6 +31,9 @@ export class StoreSync {
   // Switches and per-instance syncs run one at a time: a sync never races a switch.
   private queue: Promise<unknown> = Promise.resolve();
   private readonly syncing = new Set<string>();
+  // While a switch runs, reports show instances half-way (some switched, some not): they are
+  // not restarts. The switch's end fences them off (confirmedGeneration).
+  private switching = false;
   private readonly asking = new Set<string>();
   private readonly noPid = new Set<string>();
   private readonly onReport = (event: HealthReportEvent) => this.report(event);
@@ -75,25 +78,32 @@ export class StoreSync {
     return this.serial(async () => {
       const old = this.state.store;
       if (store !== old) {
-        const live = this.balancer.backends.filter((b) => b.healthy);
-        if (live.length > 0 && !this.control) {
-          throw new SwitchRefusedError(store, [{ id: 'balancer', error: 'no CONTROL_TOKEN, so the instances\' stores cannot be switched' }]);
+        this.switching = true;
+        try {
+          await this.switchStore(store, old);
+        } finally {
+          this.switching = false;
         }
-        const results = await Promise.all(live.map((b) => this.push(b, store)));
-        const refused = results.filter((r): r is { backend: PoolBackend; error: string } => r.error !== null);
-        if (refused.length > 0) {
-          await this.rollBack(results.filter((r) => r.error === null).map((r) => r.backend), old);
-          throw new SwitchRefusedError(
-            store,
-            refused.map((r) => ({ id: r.backend.id, error: r.error })),
-          );
-        }
-        const generation = this.balancer.pool.generation;
-        for (const backend of live) this.state.update(backend.id, { store, confirmedGeneration: generation });
       }
       this.balancer.setRouting(routing);
       this.state.setMode(routing, store);
     });
+  }
+
+  /** Every live instance gets the new store, or every one keeps (gets back) the old one. */
+  private async switchStore(store: StoreKind, old: StoreKind): Promise<void> {
+    const live = this.balancer.backends.filter((b) => b.healthy);
+    if (live.length > 0 && !this.control) {
+      throw new SwitchRefusedError(store, [{ id: 'balancer', error: 'no CONTROL_TOKEN, so the instances\' stores cannot be switched' }]);
+    }
+    const results = await Promise.all(live.map((b) => this.push(b, store)));
+    const refused = results.filter((r): r is { backend: PoolBackend; error: string } => r.error !== null);
+    if (refused.length > 0) {
+      await this.rollBack(results.filter((r) => r.error === null).map((r) => r.backend), old);
+      throw new SwitchRefusedError(store, refused.map((r) => ({ id: r.backend.id, error: r.error })));
+    }
+    const generation = this.balancer.pool.generation;
+    for (const backend of live) this.state.update(backend.id, { store, confirmedGeneration: generation });
   }
 
   private async rollBack(switched: PoolBackend[], old: StoreKind): Promise<void> {
@@ -133,7 +143,7 @@ export class StoreSync {
       ...(!stale && { store, storeOk: typeof report.storeOk === 'boolean' ? report.storeOk : null }),
     });
     if (typeof report.pid !== 'number') this.askPid(backend);
-    if (stale || this.syncing.has(backend.id)) return;
+    if (stale || this.switching || this.syncing.has(backend.id)) return;
     // Without CONTROL_TOKEN nothing can bring it in line: better served than not at all.
     if (store !== this.state.store && this.control) {
       // Its empty or foreign logbook would log people out: out of the rotation until in line.
