@@ -12,9 +12,9 @@ export interface BalancerConfig {
   adminPort: number;
   instances: InstanceAddress[];
   routing: RoutingKind;
-  /** The store every instance should use; the balancer tells instances that disagree. */
+  /** The store every instance should use at start; the control plane brings instances that disagree in line. */
   store: StoreKind;
-  /** Shared with the instances, for their /_control routes. */
+  /** Shared with the instances, for their /_control routes (the control plane's only). */
   controlToken: string | undefined;
   /** When set, admin writes need `Authorization: Bearer <token>`. */
   adminToken: string | undefined;

@@ -25,6 +25,7 @@ describe('the public port never reaches an instance\'s /_control routes, in any 
     lab = await startTestLab({
       mode: 'memory',
       instances: 2,
+      balancerEnv: { MAX_CONNECTIONS_PER_CLIENT: '8' },
       onLine: (name, line, stream) => {
         if (name === 'balancer' && stream === 'stderr') balancerStderr.push(line);
       },
@@ -75,6 +76,27 @@ describe('the public port never reaches an instance\'s /_control routes, in any 
     const profile = await raw(lab.url, 'GET', '/a/../profile?next=/x');
     expect(profile.status).toBe(401);
     expect(profile.headers).toMatch(/x-served-by: app-\d/);
+  });
+
+  it('a client holding its whole share of the public port: its next connection is closed, the admin port still answers', async () => {
+    const { port } = new URL(lab.url);
+    const held: net.Socket[] = [];
+    try {
+      for (let i = 0; i < 8; i++) {
+        const socket = net.connect(Number(port), '127.0.0.1');
+        socket.on('error', () => {});
+        await once(socket, 'connect');
+        held.push(socket);
+      }
+      const extra = net.connect(Number(port), '127.0.0.1');
+      extra.on('error', () => {});
+      held.push(extra);
+      await once(extra, 'close');
+      expect((await lab.admin.state()).instances).toHaveLength(2);
+    } finally {
+      for (const socket of held) socket.destroy();
+    }
+    await waitFor(async () => (await fetch(`${lab.url}/health`).then((r) => r.status, () => 0)) === 200, 'the public port to serve again');
   });
 
   it('the balancer printed no DeprecationWarning under this Node (url.parse, util._extend in http-proxy)', () => {
