@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AdminError, adminClient, type AdminClient, type AdminState } from '../../proxy/clients/admin-client.js';
+import { AdminError, adminClient, type AdminState } from '../../proxy/clients/admin-client.js';
 import type { StoreKind, RoutingKind } from '../../services/vocabulary.js';
 import { startLab, type Lab } from '../lab.js';
 import { startRedisServer, type RedisServer } from '../lib/redis-server.js';
@@ -87,27 +87,24 @@ async function poll(check: () => Promise<boolean>, what: string, timeoutMs = 20_
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
 }
 
-/** The admin client, with its errors said as the simulator's (a user error: wrong --admin-url, a refused switch). */
-function simulatorAdmin(adminUrl: string, token: string | undefined): AdminClient {
-  const admin = adminClient(adminUrl, { token, timeoutMs: 10_000 });
-  const wrapped = {} as Record<string, unknown>;
-  for (const [name, value] of Object.entries(admin)) {
-    wrapped[name] =
-      typeof value !== 'function'
-        ? value
-        : (...args: unknown[]) =>
-            (value as (...a: unknown[]) => Promise<unknown>)(...args).catch((err: unknown) => {
-              if (!(err instanceof AdminError)) throw err;
-              throw new SimulationError(err.status === null ? `${err.message}; pass --admin-url` : err.message);
-            });
-  }
-  return wrapped as unknown as AdminClient;
+/** An admin API error, said as the simulator's (a user error: a wrong --admin-url, a refused switch). */
+function said<T>(call: Promise<T>): Promise<T> {
+  return call.catch((err: unknown) => {
+    if (!(err instanceof AdminError)) throw err;
+    throw new SimulationError(err.status === null ? `${err.message}; pass --admin-url` : err.message);
+  });
 }
 
 /** Shared by both kinds of lab: everything the admin API can do. */
 function adminDriver(url: string, adminUrl: string, token: string | undefined) {
-  const admin = simulatorAdmin(adminUrl, token);
-  const state = () => admin.state();
+  const client = adminClient(adminUrl, { token, timeoutMs: 10_000 });
+  const admin = {
+    setRouting: (routing: RoutingKind) => said(client.setRouting(routing)),
+    setStore: (store: StoreKind) => said(client.setStore(store)),
+    addInstance: (instance: { id: string; url: string }) => said(client.addInstance(instance)),
+    removeInstance: (id: string) => said(client.removeInstance(id)),
+  };
+  const state = () => said(client.state());
   async function waitSynced(store: StoreKind): Promise<void> {
     await poll(async () => {
       const { instances } = await state();
