@@ -96,7 +96,7 @@ describe('redis mode', () => {
     }
     await restarted;
     await waitFor(async () => {
-      const state = (await (await fetch(`${lab.adminUrl}/api/state`)).json()) as { instances: { id: string; up: boolean }[] };
+      const state = await lab.admin.state();
       return state.instances.every((i) => i.up);
     }, 'app-2 to be marked up again');
     for (const { client } of users) for (const r of await profiles(client, 3)) expect(r.status).toBe(200);
@@ -124,12 +124,7 @@ describe('runtime switch', () => {
     const sticky = await loggedInClient(lab);
     for (const r of await profiles(sticky.client, 6)) expect(r.status).toBe(200);
 
-    const state = (await (await fetch(`${lab.adminUrl}/api/state`)).json()) as {
-      routing: string;
-      store: string;
-      mode: string;
-      instances: { id: string; up: boolean; store: string }[];
-    };
+    const state = await lab.admin.state();
     expect(state).toMatchObject({ routing: 'cookie', store: 'memory', mode: 'sticky' });
     expect(state.instances.map((i) => [i.up, i.store])).toEqual([
       [true, 'memory'],
