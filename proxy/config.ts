@@ -12,10 +12,12 @@ export interface BalancerConfig {
   adminPort: number;
   instances: InstanceAddress[];
   routing: RoutingKind;
-  /** The store every instance should use; the balancer tells instances that disagree. */
+  /** The store every instance should use at start; the control plane brings instances that disagree in line. */
   store: StoreKind;
-  /** Shared with the instances, for their /_control routes. */
+  /** Shared with the instances, for their /_control routes (the control plane's only). */
   controlToken: string | undefined;
+  /** Sent to the instances with every forwarded request, so they believe its X-Forwarded-* (TRUST_PROXY_TOKEN). */
+  trustProxyToken: string | undefined;
   /** When set, admin writes need `Authorization: Bearer <token>`. */
   adminToken: string | undefined;
   affinityCookie: string;
@@ -27,6 +29,10 @@ export interface BalancerConfig {
   /** A client must finish its headers, and its whole request, within these (slowloris). */
   headersTimeoutMs: number;
   requestTimeoutMs: number;
+  /** Open connections the public listener (and the HTTPS one, each) accepts; the rest are closed at once. */
+  maxConnections: number;
+  /** Open connections one client address may hold on the public listeners. */
+  maxConnectionsPerClient: number;
   /** Optional HTTPS listener (0 picks a free port); without TLS_CERT/TLS_KEY it makes a self-signed pair. */
   httpsPort: number | undefined;
   tlsCertFile: string | undefined;
@@ -79,12 +85,17 @@ export function loadBalancerConfig(env: Env = process.env): BalancerConfig {
     routing,
     store,
     controlToken: secret(env, 'CONTROL_TOKEN'),
+    trustProxyToken: secret(env, 'TRUST_PROXY_TOKEN'),
     adminToken: secret(env, 'ADMIN_TOKEN'),
     affinityCookie: env.AFFINITY_COOKIE || 'coatcheck_lb',
     healthIntervalMs: positive(env, 'HEALTH_INTERVAL_MS', 1000),
     proxyTimeoutMs: positive(env, 'PROXY_TIMEOUT_MS', 10_000),
     maxBodyBytes: positive(env, 'MAX_BODY_BYTES', 64 * 1024),
     ...clientTimeouts(env),
+    // Well below a usual file-descriptor limit (1024 soft, 65536 in containers): the admin port,
+    // the health checks and the connections to the instances need descriptors too.
+    maxConnections: positive(env, 'MAX_CONNECTIONS', 4096),
+    maxConnectionsPerClient: positive(env, 'MAX_CONNECTIONS_PER_CLIENT', 256),
     httpsPort: env.HTTPS_PORT === undefined || env.HTTPS_PORT === '' ? undefined : port(env, 'HTTPS_PORT', 0),
     ...tlsFiles(env),
     logLevel: env.LOG_LEVEL || 'info',

@@ -1,11 +1,16 @@
 import closeWithGrace from 'close-with-grace';
 import { pino } from 'pino';
+import Fastify from 'fastify';
 import { ConfigError } from '../services/vocabulary.js';
-import { buildAdmin } from './admin.js';
-import { createBalancer } from './balancer.js';
-import { createDashboard } from './dashboard.js';
+import { createBalancer } from './balancer/index.js';
+import { loadTls, type TlsPair } from './balancer/tls.js';
 import { loadBalancerConfig, type BalancerConfig } from './config.js';
-import { loadTls, type TlsPair } from './tls.js';
+import { controlPlane } from './control/plugin.js';
+import { labPage } from './lab-page.js';
+
+// The admin port's own connection budget: the dashboards, the launcher and a few curls.
+// The public port's caps keep file descriptors for it; this keeps it from taking them all.
+const ADMIN_MAX_CONNECTIONS = 256;
 
 // The only balancer file that reads the environment, listens and handles signals.
 let config: BalancerConfig;
@@ -31,9 +36,12 @@ try {
 }
 
 const log = pino({ level: config.logLevel, base: { instance: 'balancer' } });
-const balancer = createBalancer(config, log);
+// The "be a user" page is served in front of the balancer, on the public origin (real cookies).
+const balancer = createBalancer(config, log, { front: labPage() });
 const httpsServer = tls ? balancer.attachTls(tls) : undefined;
-const admin = buildAdmin(balancer, { token: config.adminToken, loggerInstance: log, dashboard: createDashboard(balancer, config, log) });
+const admin = Fastify({ loggerInstance: log });
+await admin.register(controlPlane, { balancer, config, log });
+admin.server.maxConnections = ADMIN_MAX_CONNECTIONS;
 
 const closer = closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
   if (err) log.error({ err }, 'closing after an error');
@@ -66,7 +74,7 @@ await listenOrExit('admin', 'ADMIN_PORT', () => admin.listen({ host: config.admi
 const port = (balancer.server.address() as { port: number }).port;
 const adminPort = (admin.server.address() as { port: number }).port;
 const httpsPort = httpsServer ? (httpsServer.address() as { port: number }).port : undefined;
-log.info({ port, adminPort, httpsPort, ...balancer.state() }, 'balancer ready');
+log.info({ port, adminPort, httpsPort, routing: config.routing, store: config.store }, 'balancer ready');
 process.send?.({ type: 'ready', instance: 'balancer', port, adminPort, httpsPort });
 
 // Started by a launcher that has gone away (killed without a chance to stop us): do not linger as an orphan.

@@ -4,10 +4,11 @@ import type {
   InstanceLifecycle,
   LabActionMessage,
   LabActionRequest,
+  LabInstanceAddress,
   LauncherInventory,
   LauncherMessage,
   StreamStatus,
-} from '../proxy/lab-protocol.js';
+} from '../proxy/control/lab-protocol.js';
 import { VirtualUserStream } from './virtual-stream.js';
 
 /** What the launcher can do that the balancer cannot: it owns the instance processes. */
@@ -16,14 +17,16 @@ export interface LabControls extends EventEmitter {
   instances: { id: string; url: string }[];
   stopInstance(id: string): Promise<void>;
   startInstance(id: string): Promise<unknown>;
-  addInstance(): Promise<{ id: string }>;
-  removeInstance(id: string): Promise<void>;
+  addInstance(options: { register: false }): Promise<{ id: string; url: string }>;
+  removeInstance(id: string, options: { deregister: false }): Promise<void>;
 }
 
 const IDLE_STREAM: StreamStatus = { running: false, rate: 0, users: 0, endsAt: null, requests: 0, loggedOut: 0, skipped: 0 };
 
 /**
- * The launcher's side of the dashboard's lab controls: answers the balancer's
+ * The launcher's side of the dashboard's lab controls: the processes, never the pool
+ * (the control plane puts an added instance in, and takes one out before asking for
+ * its removal). Answers the balancer's
  * lab-action messages over IPC, runs the virtual-user stream, and keeps the
  * balancer told what each instance is doing (running, stopped, restarting).
  *
@@ -64,7 +67,12 @@ export function serveLabActions(lab: LabControls, balancer: ChildProcess): { clo
     stream = null;
   }
 
-  async function perform(request: LabActionRequest): Promise<string> {
+  async function perform(request: LabActionRequest): Promise<{ text: string; instance?: LabInstanceAddress }> {
+    const text = await act(request);
+    return typeof text === 'string' ? { text } : text;
+  }
+
+  async function act(request: LabActionRequest): Promise<string | { text: string; instance: LabInstanceAddress }> {
     switch (request.action) {
       case 'stop-instance':
         if (lifecycle.get(request.instance) === 'stopped') return `${request.instance} is already stopped`;
@@ -79,14 +87,14 @@ export function serveLabActions(lab: LabControls, balancer: ChildProcess): { clo
         event(`${request.instance} was started again, with an empty memory logbook`);
         return `${request.instance} started`;
       case 'add-instance': {
-        const added = await lab.addInstance();
+        const added = await lab.addInstance({ register: false });
         lifecycle.set(added.id, 'running');
         event(`${added.id} was started and added to the pool`);
-        return `${added.id} added`;
+        return { text: `${added.id} added`, instance: { id: added.id, url: added.url } };
       }
       case 'remove-instance':
         if (lab.instances.length <= 1) throw new Error('the last instance cannot be removed');
-        await lab.removeInstance(request.instance);
+        await lab.removeInstance(request.instance, { deregister: false });
         lifecycle.delete(request.instance);
         event(`${request.instance} was taken out of the pool and stopped`);
         return `${request.instance} removed`;
@@ -110,8 +118,8 @@ export function serveLabActions(lab: LabControls, balancer: ChildProcess): { clo
     const done = queue.then(() => perform(message.request));
     queue = done.catch(() => {});
     done.then(
-      (text) => {
-        send({ type: 'lab-result', id: message.id, ok: true, message: text });
+      ({ text, instance }) => {
+        send({ type: 'lab-result', id: message.id, ok: true, message: text, ...(instance && { instance }) });
         tell();
       },
       (err: Error) => {

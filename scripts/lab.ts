@@ -1,6 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import { adminClient, type AdminClient } from '../proxy/clients/admin-client.js';
 import { MODES, type StoreKind, type ModeName, type RoutingKind } from '../services/vocabulary.js';
 import { serveLabActions } from './lab-actions.js';
 import { startNode, stopChild } from './lib/processes.js';
@@ -17,8 +18,6 @@ export interface LabOptions {
   adminPort?: number;
   host?: string;
   redisUrl?: string;
-  /** Start our own redis-server with append-only persistence. */
-  redisAppendOnly?: boolean;
   sessionSecret?: string;
   adminToken?: string;
   /** Extra environment for every instance (e.g. SESSION_TTL_SECONDS) and for the balancer. */
@@ -53,16 +52,16 @@ export interface Lab extends EventEmitter {
   killInstance(id: string, signal?: NodeJS.Signals): Promise<void>;
   /** Resolves when the instance has been restarted and is ready again. */
   waitForRestart(id: string): Promise<LabInstance>;
-  /** Starts one more instance and adds it to the balancer. */
-  addInstance(): Promise<LabInstance>;
+  /** Starts one more instance and adds it to the balancer (unless `register: false`: the caller will). */
+  addInstance(options?: { register?: boolean }): Promise<LabInstance>;
   /** Stops an instance on purpose (SIGTERM): unlike a crash, it is not restarted until startInstance. */
   stopInstance(id: string): Promise<void>;
   /** Starts a stopped instance again, on its port, with an empty memory store. */
   startInstance(id: string): Promise<LabInstance>;
-  /** Takes an instance out of the balancer's pool, then stops it. */
-  removeInstance(id: string): Promise<void>;
-  /** Switches routing and/or store through the admin API. */
-  admin(path: string, body: object): Promise<unknown>;
+  /** Takes an instance out of the balancer's pool (unless `deregister: false`: the caller did), then stops it. */
+  removeInstance(id: string, options?: { deregister?: boolean }): Promise<void>;
+  /** The balancer's admin API. */
+  admin: AdminClient;
   close(): Promise<void>;
 }
 
@@ -77,6 +76,8 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
   const count = options.instances ?? 3;
   const sessionSecret = options.sessionSecret ?? randomBytes(32).toString('hex');
   const controlToken = randomBytes(24).toString('hex');
+  // The balancer proves itself with this on every request; instances believe X-Forwarded-* only then.
+  const trustProxyToken = randomBytes(24).toString('hex');
   const onLine = options.onLine ?? (() => {});
   const restartCrashed = options.restartCrashed ?? true;
   const emitter = new EventEmitter();
@@ -88,7 +89,7 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
   let redisUrl = options.redisUrl ?? process.env.REDIS_URL ?? undefined;
   if (!redisUrl) {
     if (hasRedisServer()) {
-      redis = await startRedisServer({ appendOnly: options.redisAppendOnly ?? false });
+      redis = await startRedisServer();
       redisUrl = redis.url;
     } else if (store === 'redis') {
       throw new Error(REDIS_MISSING);
@@ -102,6 +103,7 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
     STORE: store,
     SESSION_SECRET: sessionSecret,
     CONTROL_TOKEN: controlToken,
+    TRUST_PROXY_TOKEN: trustProxyToken,
     ...(redisUrl && { REDIS_URL: redisUrl }),
     ...options.instanceEnv,
   });
@@ -153,6 +155,7 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
         ROUTING: routing,
         STORE: store,
         CONTROL_TOKEN: controlToken,
+        TRUST_PROXY_TOKEN: trustProxyToken,
         ...(options.adminToken && { ADMIN_TOKEN: options.adminToken }),
         // The dashboard shows the shared logbook and can pause or flush it.
         ...(redisUrl && { REDIS_URL: redisUrl }),
@@ -164,19 +167,7 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
     balancer = started.child;
     const adminUrl = `http://127.0.0.1:${started.ready.adminPort}`;
 
-    async function admin(path: string, body: object, method = 'PUT'): Promise<unknown> {
-      const response = await fetch(`${adminUrl}${path}`, {
-        method,
-        headers: {
-          'content-type': 'application/json',
-          ...(options.adminToken && { authorization: `Bearer ${options.adminToken}` }),
-        },
-        body: JSON.stringify(body),
-      });
-      const json = (await response.json()) as { message?: string };
-      if (!response.ok) throw new Error(`admin ${path}: ${json.message ?? response.status}`);
-      return json;
-    }
+    const admin = adminClient(adminUrl, { token: options.adminToken });
 
     const lab: Lab = Object.assign(emitter, {
       url: `http://127.0.0.1:${started.ready.port}`,
@@ -205,20 +196,19 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
           emitter.once('restart-failed', (failed: string, err: Error) => failed === id && reject(err));
         });
       },
-      async addInstance() {
+      async addInstance({ register = true } = {}) {
         let n = instances.length + 1;
         while (instances.some((i) => i.id === `app-${n}`)) n++;
         const id = `app-${n}`;
         const instance = await spawnInstance(id, 0);
         instances.push(instance);
-        await admin('/api/instances', { id, url: instance.url }, 'POST');
+        if (register) await admin.addInstance({ id, url: instance.url });
         return instance;
       },
       async stopInstance(id: string) {
         const instance = instanceById(id);
         stopped.add(id);
         await stopChild(instance.child);
-        emitter.emit('stopped', id);
       },
       async startInstance(id: string) {
         const index = instances.findIndex((i) => i.id === id);
@@ -226,18 +216,17 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
         const next = await spawnInstance(id, instances[index]!.port);
         instances[index] = next;
         stopped.delete(id);
-        emitter.emit('started', next);
         return next;
       },
-      async removeInstance(id: string) {
+      async removeInstance(id: string, { deregister = true } = {}) {
         const instance = instanceById(id);
-        await admin(`/api/instances/${encodeURIComponent(id)}`, {}, 'DELETE');
+        if (deregister) await admin.removeInstance(id);
         stopped.add(id);
         await stopChild(instance.child);
         instances.splice(instances.indexOf(instance), 1);
         stopped.delete(id);
       },
-      admin: (path: string, body: object) => admin(path, body),
+      admin,
       async close() {
         closing = true;
         actions.close();

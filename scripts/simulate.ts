@@ -1,6 +1,7 @@
 // npm run simulate -- [--mode M | --compare | --scenario S] [--instances N] [--users U] [--requests R] [--json]
 import { arch, cpus, platform } from 'node:os';
 import { parseArgs } from 'node:util';
+import { adminClient } from '../proxy/clients/admin-client.js';
 import { STORE_KINDS, MODES, MODE_NAMES, ROUTING_KINDS, modeOf, type StoreKind, type ModeName, type RoutingKind } from '../services/vocabulary.js';
 import { FAST_SCRYPT_COST } from './simulate/accounts.js';
 import { SimulationError } from './simulate/lab-driver.js';
@@ -147,9 +148,9 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 try {
   if (options.url && options.variants.length === 0) {
     // A running lab, no mode asked for: measure it in the mode it is in.
-    const response = await fetch(`${options.adminUrl ?? 'http://127.0.0.1:8081'}/api/state`).catch(() => null);
-    const state = (await response?.json().catch(() => null)) as { routing: RoutingKind; store: StoreKind } | null;
-    if (!state) cli.fail(`cannot read the lab's state from ${options.adminUrl ?? 'http://127.0.0.1:8081'}/api/state; pass --admin-url`);
+    const admin = adminClient(options.adminUrl ?? 'http://127.0.0.1:8081', { token: options.adminToken, timeoutMs: 10_000 });
+    const state = await admin.state().catch(() => null);
+    if (!state) cli.fail(`cannot read the lab's state from ${admin.url}/api/state; pass --admin-url`);
     options.variants = [{ label: modeOf(state.routing, state.store) ?? `${state.routing} + ${state.store}`, ...state }];
   }
   const started = new Date();

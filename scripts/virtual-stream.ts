@@ -1,4 +1,4 @@
-import type { StreamStatus } from '../proxy/lab-protocol.js';
+import type { StreamStatus } from '../proxy/control/lab-protocol.js';
 import { DEMO_CREDENTIALS } from './simulate/accounts.js';
 import { VirtualUser } from './simulate/virtual-user.js';
 

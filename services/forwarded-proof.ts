@@ -1,8 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { onRequestHookHandler } from 'fastify';
+import { PROXY_TOKEN_HEADER } from './vocabulary.js';
 
-/** The header the balancer adds to every request it forwards, holding TRUST_PROXY_TOKEN. */
-export const PROXY_TOKEN_HEADER = 'x-coatcheck-proxy-token';
 
 const FORWARDED = ['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port'] as const;
 

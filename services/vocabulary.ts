@@ -40,6 +40,12 @@ export function modeOf(routing: RoutingKind, store: StoreKind): ModeName | null 
   return MODE_NAMES.find((m) => MODES[m].routing === routing && MODES[m].store === store) ?? null;
 }
 
+/**
+ * The header the balancer adds to every request it forwards, holding TRUST_PROXY_TOKEN: the proof
+ * an instance needs before it believes X-Forwarded-* (services/forwarded-proof.ts).
+ */
+export const PROXY_TOKEN_HEADER = 'x-coatcheck-proxy-token';
+
 // Typed errors, mapped to HTTP status in one place each (services/app.ts, proxy/control/).
 
 /** Start-up configuration is wrong; the message says which variable to change. */

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Lab } from '../scripts/lab.js';
 import { Client } from './helpers/http.js';
-import { balancerState, rawRequest, startHardenedLab } from './helpers/hardening.js';
+import { balancerState, rawRequest } from './helpers/hardening.js';
+import { startTestLab } from './helpers/lab.js';
 
 /** POST /login with exactly this body and content type, through the balancer. */
 async function post(url: string, body: string, contentType = 'application/json') {
@@ -14,7 +15,7 @@ describe('bad input through the balancer: a clear 4xx JSON error, nothing crashe
   let lab: Lab;
   let user: Client;
   beforeAll(async () => {
-    lab = await startHardenedLab({ mode: 'redis', instances: 2 });
+    lab = await startTestLab({ mode: 'redis', instances: 2 });
     user = new Client(lab.url);
     expect((await user.login('ravi', 'gold-member')).status).toBe(200);
   });

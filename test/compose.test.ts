@@ -37,11 +37,11 @@ const composeText = readFileSync(join(root, 'docker-compose.yml'), 'utf8');
 const written = parse(composeText, { merge: true }) as ComposeFile;
 const APPS = ['app-1', 'app-2', 'app-3'];
 const NODE_SERVICES = [...APPS, 'app-4', 'balancer'];
-const SECRETS = ['SESSION_SECRET', 'CONTROL_TOKEN', 'ADMIN_TOKEN'];
+const SECRETS = ['SESSION_SECRET', 'CONTROL_TOKEN', 'ADMIN_TOKEN', 'TRUST_PROXY_TOKEN'];
 /** Which secrets each service reads, as NAME_FILE only. */
 const READS: Record<string, string[]> = {
-  ...Object.fromEntries([...APPS, 'app-4'].map((a) => [a, ['SESSION_SECRET', 'CONTROL_TOKEN']])),
-  balancer: ['CONTROL_TOKEN', 'ADMIN_TOKEN'],
+  ...Object.fromEntries([...APPS, 'app-4'].map((a) => [a, ['SESSION_SECRET', 'CONTROL_TOKEN', 'TRUST_PROXY_TOKEN']])),
+  balancer: ['CONTROL_TOKEN', 'ADMIN_TOKEN', 'TRUST_PROXY_TOKEN'],
 };
 const COMPLETED = { condition: 'service_completed_successfully' };
 const HEALTHY = { condition: 'service_healthy' };

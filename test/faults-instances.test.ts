@@ -2,8 +2,8 @@ import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Lab } from '../scripts/lab.js';
 import { Client } from './helpers/http.js';
-import { balancerState, startHardenedLab } from './helpers/hardening.js';
-import { waitFor } from './helpers/lab.js';
+import { balancerState } from './helpers/hardening.js';
+import { startTestLab, waitFor } from './helpers/lab.js';
 
 interface Outcome {
   status: number;
@@ -53,7 +53,7 @@ describe('instance faults in redis mode (3 instances, proxy timeout 2 s, header 
   let lab: Lab;
   const lines: string[] = [];
   beforeAll(async () => {
-    lab = await startHardenedLab({
+    lab = await startTestLab({
       mode: 'redis',
       instances: 3,
       instanceEnv: { LOG_LEVEL: 'info' },

@@ -3,8 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Lab } from '../scripts/lab.js';
 import { startRedisServer, type RedisServer } from '../scripts/lib/redis-server.js';
 import { Client } from './helpers/http.js';
-import { startHardenedLab } from './helpers/hardening.js';
-import { waitFor } from './helpers/lab.js';
+import { waitFor, startTestLab } from './helpers/lab.js';
 
 /** Every logged-in user asks for the profile once; what each one saw, and how long it took. */
 async function everyone(users: Client[]) {
@@ -25,7 +24,7 @@ describe('the shared logbook fails: Redis paused, stopped and restarted (append-
   let users: Client[];
   beforeAll(async () => {
     redis = await startRedisServer({ appendOnly: true });
-    lab = await startHardenedLab({ mode: 'redis', instances: 2, redisUrl: redis.url });
+    lab = await startTestLab({ mode: 'redis', instances: 2, redisUrl: redis.url });
     users = Array.from({ length: 6 }, () => new Client(lab.url));
     for (const u of users) expect((await u.login()).status).toBe(200);
   });

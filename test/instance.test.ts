@@ -6,7 +6,7 @@ import { freePort } from '../scripts/lib/free-port.js';
 import { AccountBook, hashPassword } from '../services/accounts.js';
 import { buildApp } from '../services/app.js';
 import { loadConfig } from '../services/config.js';
-import { PROXY_TOKEN_HEADER } from '../services/forwarded-proof.js';
+import { PROXY_TOKEN_HEADER } from '../services/vocabulary.js';
 import { seededSession } from '../services/routes/seed.js';
 import { getSession } from '../services/stores/types.js';
 

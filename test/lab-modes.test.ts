@@ -96,7 +96,7 @@ describe('redis mode', () => {
     }
     await restarted;
     await waitFor(async () => {
-      const state = (await (await fetch(`${lab.adminUrl}/api/state`)).json()) as { instances: { id: string; up: boolean }[] };
+      const state = await lab.admin.state();
       return state.instances.every((i) => i.up);
     }, 'app-2 to be marked up again');
     for (const { client } of users) for (const r of await profiles(client, 3)) expect(r.status).toBe(200);
@@ -111,25 +111,20 @@ describe('runtime switch', () => {
   it('switches routing and store through the admin API, without restarting anything', async () => {
     const pids = lab.instances.map((i) => i.child.pid);
 
-    await lab.admin('/api/mode', { mode: 'redis' });
+    await lab.admin.setMode('redis');
     const redisUser = await loggedInClient(lab);
     for (const r of await profiles(redisUser.client, 6)) expect(r.status).toBe(200);
 
     // A store switch is real: sessions written in Redis are not in the memory logbooks.
-    await lab.admin('/api/store', { store: 'memory' });
+    await lab.admin.setStore('memory');
     const missing = await redisUser.client.profile();
     expect(missing.status).toBe(401);
 
-    await lab.admin('/api/routing', { routing: 'cookie' });
+    await lab.admin.setRouting('cookie');
     const sticky = await loggedInClient(lab);
     for (const r of await profiles(sticky.client, 6)) expect(r.status).toBe(200);
 
-    const state = (await (await fetch(`${lab.adminUrl}/api/state`)).json()) as {
-      routing: string;
-      store: string;
-      mode: string;
-      instances: { id: string; up: boolean; store: string }[];
-    };
+    const state = await lab.admin.state();
     expect(state).toMatchObject({ routing: 'cookie', store: 'memory', mode: 'sticky' });
     expect(state.instances.map((i) => [i.up, i.store])).toEqual([
       [true, 'memory'],

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Lab } from '../scripts/lab.js';
 import { normalizeUsername } from '../services/accounts.js';
 import { Client, loginFrom, type LoginAnswer } from './helpers/http.js';
-import { startHardenedLab } from './helpers/hardening.js';
+import { startTestLab } from './helpers/lab.js';
 
 const LIMIT = 3;
 const PER_ADDRESS = 12;
@@ -31,7 +31,9 @@ describe('the username rule: Unicode NFKC, then lower case (nothing else: no tri
 describe('login through the balancer (redis mode: throttling counted in Redis across instances)', () => {
   let lab: Lab;
   beforeAll(async () => {
-    lab = await startHardenedLab({ mode: 'redis', instances: 2, instanceEnv: LIMITS });
+    // Every loopback address counts as the balancer's (TRUST_PROXY), as 127.0.0.1 does on a shared
+    // machine: only the balancer's token tells its X-Forwarded-For from a forgery (last test).
+    lab = await startTestLab({ mode: 'redis', instances: 2, instanceEnv: { ...LIMITS, TRUST_PROXY: '127.0.0.0/8' } });
   });
   afterAll(() => lab?.close());
 
@@ -108,12 +110,24 @@ describe('login through the balancer (redis mode: throttling counted in Redis ac
     // the forged addresses would each start from zero if believed.
     expect(statuses.indexOf(429)).toBe(PER_ADDRESS - 3);
   });
+
+  it('a local process that goes to an instance port directly cannot forge X-Forwarded-For either (the balancer proves itself with a token)', async () => {
+    // The lab gives the balancer and the instances one TRUST_PROXY_TOKEN. Without it, the instance
+    // would believe X-Forwarded-For from this trusted address, and every forged address would
+    // start from zero; with it, the count stays on this socket's own address.
+    const instance = lab.instances[0]!.url;
+    const statuses: number[] = [];
+    for (let i = 0; i <= PER_ADDRESS; i++) {
+      statuses.push((await loginFrom(instance, '127.0.0.23', `direct-${i}`, 'x', { 'x-forwarded-for': `198.51.100.${i + 1}` })).status);
+    }
+    expect(statuses.indexOf(429)).toBe(PER_ADDRESS);
+  });
 });
 
 describe('login throttling with memory stores: counted per instance (the honest weakness)', () => {
   let lab: Lab;
   beforeAll(async () => {
-    lab = await startHardenedLab({ mode: 'memory', instances: 2, instanceEnv: LIMITS });
+    lab = await startTestLab({ mode: 'memory', instances: 2, instanceEnv: LIMITS });
   });
   afterAll(() => lab?.close());
 

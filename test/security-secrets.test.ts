@@ -44,7 +44,7 @@ describe('session secret rotation across instances (redis store, through the bal
     const instances = await Promise.all([instance('step-1', `${OLD},${NEW}`), instance('step-2', `${NEW},${OLD}`), instance('step-3', NEW)]);
     const { child, ready } = await startNode(
       'proxy/main.ts',
-      { MODE: '', PORT: '0', ADMIN_PORT: '0', INSTANCES: instances.join(','), ROUTING: 'round-robin', STORE: 'redis', LOG_LEVEL: 'warn', HEALTH_INTERVAL_MS: '500' },
+      { PORT: '0', ADMIN_PORT: '0', INSTANCES: instances.join(','), ROUTING: 'round-robin', STORE: 'redis', LOG_LEVEL: 'warn', HEALTH_INTERVAL_MS: '500' },
       { name: 'balancer' },
     );
     children.push(child);

@@ -1,13 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Lab } from '../scripts/lab.js';
 import { Client } from './helpers/http.js';
-import { httpsRequest, parseSetCookie, startHardenedLab } from './helpers/hardening.js';
+import { httpsRequest, parseSetCookie } from './helpers/hardening.js';
+import { startTestLab } from './helpers/lab.js';
 
 // The wristband itself: how the cookie is made, rotated and destroyed, through the balancer.
 describe('session cookie and lifecycle (redis mode, 3 instances, HTTP and HTTPS)', () => {
   let lab: Lab;
   beforeAll(async () => {
-    lab = await startHardenedLab({ mode: 'redis', instances: 3, balancerEnv: { HTTPS_PORT: '0' } });
+    lab = await startTestLab({ mode: 'redis', instances: 3, balancerEnv: { HTTPS_PORT: '0' } });
   });
   afterAll(() => lab?.close());
 
@@ -133,7 +134,7 @@ describe('session cookie and lifecycle (redis mode, 3 instances, HTTP and HTTPS)
 describe('log out everywhere with memory stores (sticky mode): only the instance that answers', () => {
   let lab: Lab;
   beforeAll(async () => {
-    lab = await startHardenedLab({ mode: 'sticky', instances: 2 });
+    lab = await startTestLab({ mode: 'sticky', instances: 2 });
   });
   afterAll(() => lab?.close());
 
@@ -160,7 +161,7 @@ describe('log out everywhere with memory stores (sticky mode): only the instance
 describe('idle and absolute timeouts (short values)', () => {
   let lab: Lab;
   beforeAll(async () => {
-    lab = await startHardenedLab({
+    lab = await startTestLab({
       mode: 'redis',
       instances: 2,
       instanceEnv: { SESSION_TTL_SECONDS: '2', SESSION_ABSOLUTE_SECONDS: '4' },
@@ -208,9 +209,9 @@ describe('log out everywhere reaches sessions kept alive past their login-time T
   beforeAll(async () => {
     // Both at once: the scenario is 12 s of wall-clock time, so the two modes share it.
     [labs.redis, labs.memory] = await Promise.all([
-      startHardenedLab({ mode: 'redis', instances: 2, instanceEnv: { SESSION_TTL_SECONDS: '8' } }),
+      startTestLab({ mode: 'redis', instances: 2, instanceEnv: { SESSION_TTL_SECONDS: '8' } }),
       // One instance: in memory mode "everywhere" is one logbook, and both sessions must be in it.
-      startHardenedLab({ mode: 'memory', instances: 1, instanceEnv: { SESSION_TTL_SECONDS: '8' } }),
+      startTestLab({ mode: 'memory', instances: 1, instanceEnv: { SESSION_TTL_SECONDS: '8' } }),
     ]);
   });
   afterAll(() => Promise.all([labs.redis?.close(), labs.memory?.close()]));

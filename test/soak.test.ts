@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { controlClient } from '../proxy/clients/control-client.js';
 import type { Lab } from '../scripts/lab.js';
 import { DEMO_CREDENTIALS } from '../scripts/simulate/accounts.js';
 import { Client } from './helpers/http.js';
-import { rssMiB, sleep, startHardenedLab } from './helpers/hardening.js';
-import { waitFor } from './helpers/lab.js';
+import { rssMiB, sleep } from './helpers/hardening.js';
+import { waitFor, startTestLab } from './helpers/lab.js';
 
 const SOAK_MS = 12_000;
 const WARM_UP_MS = 3_000;
@@ -19,7 +20,7 @@ describe(`soak: ${SOAK_MS / 1000} s of mixed traffic in redis mode`, () => {
   // Our own control token (balancer and instances alike), to read each instance's heap.
   const controlToken = randomBytes(24).toString('hex');
   beforeAll(async () => {
-    lab = await startHardenedLab({
+    lab = await startTestLab({
       mode: 'redis',
       instances: 3,
       instanceEnv: { CONTROL_TOKEN: controlToken },
@@ -31,10 +32,8 @@ describe(`soak: ${SOAK_MS / 1000} s of mixed traffic in redis mode`, () => {
   it('zero non-2xx for logged-in users, and every process’s memory flat after warm-up', async () => {
     // Instances: heap in use (from /_control/health), because their RSS jumps with every concurrent
     // scrypt login (16 MiB of work memory each). The balancer does no scrypt: its RSS.
-    const heapOf = (url: string) => async () => {
-      const response = await fetch(`${url}/_control/health`, { headers: { authorization: `Bearer ${controlToken}` } });
-      return ((await response.json()) as { heapUsedMiB: number }).heapUsedMiB;
-    };
+    const control = controlClient(controlToken);
+    const heapOf = (url: string) => async () => (await control.health(url)).heapUsedMiB ?? NaN;
     const processes = [
       { name: 'balancer (RSS)', read: async () => rssMiB(lab.balancer.pid!) },
       ...lab.instances.map((i) => ({ name: `${i.id} (heap)`, read: heapOf(i.url) })),
@@ -102,7 +101,7 @@ describe(`soak: ${SOAK_MS / 1000} s of mixed traffic in redis mode`, () => {
 describe('memory store: expired sessions are swept even if nobody asks for them again', () => {
   let lab: Lab;
   beforeAll(async () => {
-    lab = await startHardenedLab({ mode: 'memory', instances: 1, instanceEnv: { SESSION_TTL_SECONDS: '2', SWEEP_INTERVAL_MS: '200' } });
+    lab = await startTestLab({ mode: 'memory', instances: 1, instanceEnv: { SESSION_TTL_SECONDS: '2', SWEEP_INTERVAL_MS: '200' } });
   });
   afterAll(() => lab?.close());
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MODES, modeOf } from '../services/vocabulary.js';
-import { cookieAffinity, createStrategy, fnv1a, ipHash, roundRobin, type Backend } from '../proxy/strategies.js';
+import { cookieAffinity, createStrategy, fnv1a, ipHash, roundRobin, type Backend } from '../proxy/balancer/strategies.js';
 
 const pool = (n: number, down: number[] = []): Backend[] =>
   Array.from({ length: n }, (_, i) => ({ id: `app-${i + 1}`, url: `http://127.0.0.1:${3001 + i}`, up: !down.includes(i + 1) }));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { consistentHash, createStrategy, hashRing, ringLookup, type Backend } from '../proxy/strategies.js';
+import { consistentHash, createStrategy, hashRing, ringLookup, type Backend } from '../proxy/balancer/strategies.js';
 import { userAddress } from '../scripts/simulate/population.js';
 import {
   afterKill,

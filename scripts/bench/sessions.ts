@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import fastifyCookie from '@fastify/cookie';
 import { Redis } from 'ioredis';
+import { controlClient } from '../../proxy/clients/control-client.js';
 import { DEMO_CREDENTIALS } from '../simulate/accounts.js';
-
 
 export const COOKIE_NAME = 'sid';
 
@@ -115,13 +115,11 @@ export async function seedRedis(redisUrl: string, prefix: string, ids: readonly 
 export async function seedMemory(instanceUrl: string, controlToken: string, ids: readonly string[], json: string): Promise<void> {
   const batch = 50_000;
   const session = JSON.parse(json) as object;
+  const control = controlClient(controlToken);
   for (let start = 0; start < ids.length; start += batch) {
-    const response = await fetch(`${instanceUrl}/_control/seed`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${controlToken}` },
-      body: JSON.stringify({ ids: ids.slice(start, start + batch), session }),
+    await control.seed(instanceUrl, ids.slice(start, start + batch), session).catch((err: Error) => {
+      throw new Error(`seeding ${instanceUrl} failed: ${err.message}`);
     });
-    if (!response.ok) throw new Error(`seeding ${instanceUrl} failed: HTTP ${response.status} ${await response.text()}`);
   }
 }
 

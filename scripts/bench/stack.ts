@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { modeOf, type RoutingKind, type StoreKind } from '../../services/vocabulary.js';
+import type { RoutingKind, StoreKind } from '../../services/vocabulary.js';
 import { startNode, stopChild } from '../lib/processes.js';
 import { startRedisServer, type RedisServer } from '../lib/redis-server.js';
 import { startNginx, type Nginx } from './nginx.js';
@@ -90,8 +90,6 @@ export class Stack {
         ADMIN_HOST: '127.0.0.1',
         ADMIN_PORT: '0',
         INSTANCES: backends.map((b) => `${b.name}=${b.url}`).join(','),
-        // Explicit: an inherited MODE (vitest sets MODE=test) would fail the balancer's config check.
-        MODE: modeOf(routing, store) ?? 'memory',
         ROUTING: routing,
         STORE: store,
         CONTROL_TOKEN: this.controlToken,

@@ -2,25 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { StoreKind, ModeName, RoutingKind } from '../../services/vocabulary.js';
+import { AdminError, adminClient, type AdminState } from '../../proxy/clients/admin-client.js';
+import type { StoreKind, RoutingKind } from '../../services/vocabulary.js';
 import { startLab, type Lab } from '../lab.js';
 import { startRedisServer, type RedisServer } from '../lib/redis-server.js';
 import { writeFastAccounts } from './accounts.js';
-
-export interface InstanceState {
-  id: string;
-  url: string;
-  up: boolean;
-  store: StoreKind | null;
-  storeOk: boolean | null;
-}
-
-export interface LabState {
-  routing: RoutingKind;
-  store: StoreKind;
-  mode: ModeName | null;
-  instances: InstanceState[];
-}
 
 /** Thrown for what the simulator cannot do with the lab it was given (a user error, exit code 2). */
 export class SimulationError extends Error {
@@ -80,7 +66,7 @@ export interface LabDriver {
   readonly redis: OwnRedis | null;
   /** Whether the instances can use the redis store at all (a Redis URL was configured). */
   readonly hasRedis: boolean;
-  state(): Promise<LabState>;
+  state(): Promise<AdminState>;
   /** Sets routing and store, then waits until every instance uses that store. */
   configure(routing: RoutingKind, store: StoreKind): Promise<void>;
   /** SIGKILL, then waits until the instance is restarted (empty) and the balancer uses it again. */
@@ -101,32 +87,24 @@ async function poll(check: () => Promise<boolean>, what: string, timeoutMs = 20_
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
 }
 
-function adminClient(adminUrl: string, token: string | undefined) {
-  return async function admin<T>(method: string, path: string, body?: object): Promise<T> {
-    let response: Response;
-    try {
-      response = await fetch(`${adminUrl}${path}`, {
-        method,
-        headers: {
-          ...(body !== undefined && { 'content-type': 'application/json' }),
-          ...(token && { authorization: `Bearer ${token}` }),
-        },
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(10_000),
-      });
-    } catch (err) {
-      throw new SimulationError(`cannot reach the lab's admin API at ${adminUrl} (${(err as Error).message}); pass --admin-url`);
-    }
-    const json = (await response.json().catch(() => ({}))) as T & { message?: string };
-    if (!response.ok) throw new SimulationError(`admin ${method} ${path}: ${json.message ?? `HTTP ${response.status}`}`);
-    return json;
-  };
+/** An admin API error, said as the simulator's (a user error: a wrong --admin-url, a refused switch). */
+function said<T>(call: Promise<T>): Promise<T> {
+  return call.catch((err: unknown) => {
+    if (!(err instanceof AdminError)) throw err;
+    throw new SimulationError(err.status === null ? `${err.message}; pass --admin-url` : err.message);
+  });
 }
 
 /** Shared by both kinds of lab: everything the admin API can do. */
 function adminDriver(url: string, adminUrl: string, token: string | undefined) {
-  const admin = adminClient(adminUrl, token);
-  const state = () => admin<LabState>('GET', '/api/state');
+  const client = adminClient(adminUrl, { token, timeoutMs: 10_000 });
+  const admin = {
+    setRouting: (routing: RoutingKind) => said(client.setRouting(routing)),
+    setStore: (store: StoreKind) => said(client.setStore(store)),
+    addInstance: (instance: { id: string; url: string }) => said(client.addInstance(instance)),
+    removeInstance: (id: string) => said(client.removeInstance(id)),
+  };
+  const state = () => said(client.state());
   async function waitSynced(store: StoreKind): Promise<void> {
     await poll(async () => {
       const { instances } = await state();
@@ -147,8 +125,8 @@ function adminDriver(url: string, adminUrl: string, token: string | undefined) {
     state,
     waitSynced,
     async configure(routing: RoutingKind, store: StoreKind) {
-      await admin('PUT', '/api/routing', { routing });
-      await admin('PUT', '/api/store', { store });
+      await admin.setRouting(routing);
+      await admin.setStore(store);
       await waitSynced(store);
     },
   };
@@ -213,7 +191,7 @@ export async function startOwnLab(options: OwnLabOptions): Promise<LabDriver> {
     },
     async addInstance() {
       const parked = standby.shift();
-      if (parked) await base.admin('POST', '/api/instances', parked);
+      if (parked) await base.admin.addInstance(parked);
       const id = parked?.id ?? (await started.addInstance()).id;
       const { store } = await base.state();
       await base.waitSynced(store);
@@ -222,7 +200,7 @@ export async function startOwnLab(options: OwnLabOptions): Promise<LabDriver> {
     async removeInstance(id) {
       const instance = started.instances.find((i) => i.id === id);
       if (!instance) throw new Error(`no instance ${id}`);
-      await base.admin('DELETE', `/api/instances/${encodeURIComponent(id)}`);
+      await base.admin.removeInstance(id);
       standby.push({ id, url: instance.url });
     },
     async close() {

@@ -1,5 +1,5 @@
 import type { StoreKind, RoutingKind } from '../../services/vocabulary.js';
-import { fnv1a, hashRing, ringLookup } from '../../proxy/strategies.js';
+import { fnv1a, hashRing, ringLookup } from '../../proxy/balancer/strategies.js';
 
 /**
  * What theory expects of one phase of a run, as a mix of three kinds of user:

@@ -1,16 +1,8 @@
 import { readFileSync } from 'node:fs';
 import https from 'node:https';
 import net from 'node:net';
-import type { Lab, LabOptions } from '../../scripts/lab.js';
-import { startTestLab } from './lab.js';
-
-/**
- * startTestLab for the security and fault tests. MODE is blanked because vitest exports
- * MODE=test to every child, and the balancer reads MODE as a lab preset.
- */
-export function startHardenedLab(options: LabOptions = {}): Promise<Lab> {
-  return startTestLab({ ...options, balancerEnv: { MODE: '', ...options.balancerEnv } });
-}
+import type { AdminState } from '../../proxy/clients/admin-client.js';
+import type { Lab } from '../../scripts/lab.js';
 
 export interface RawResponse {
   status: number;
@@ -93,9 +85,6 @@ export function parseSetCookie(line: string): { name: string; value: string; att
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** GET /api/state from the balancer's admin port. */
-export async function balancerState(lab: Lab): Promise<{
-  stats: { requests: number; retries: number; failed: number };
-  instances: { id: string; up: boolean; lastError: string | null; requests: number }[];
-}> {
-  return (await (await fetch(`${lab.adminUrl}/api/state`)).json()) as never;
+export function balancerState(lab: Lab): Promise<AdminState> {
+  return lab.admin.state();
 }

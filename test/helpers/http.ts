@@ -66,12 +66,12 @@ export interface LoginAnswer {
  * each test can be a different client to the balancer (it forwards the TCP peer address in
  * X-Forwarded-For) without any forged header. node:http, because fetch cannot pick its source address.
  */
-export function loginFrom(baseUrl: string, localAddress: string, username: string, password: string): Promise<LoginAnswer> {
+export function loginFrom(baseUrl: string, localAddress: string, username: string, password: string, headers: Record<string, string> = {}): Promise<LoginAnswer> {
   const body = JSON.stringify({ username, password });
   return new Promise((resolve, reject) => {
     const request = http.request(
       `${baseUrl}/login`,
-      { method: 'POST', localAddress, agent: false, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+      { method: 'POST', localAddress, agent: false, headers: { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
       (response) => {
         response.resume();
         response.on('end', () =>

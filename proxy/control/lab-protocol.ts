@@ -2,7 +2,9 @@
  * Messages between the launcher (npm start, tests) and the balancer it forked
  * with an IPC channel. Some dashboard controls (stop/start/add/remove an
  * instance, the virtual-user stream) need the process that owns the instances:
- * the balancer asks, the launcher does it and answers. Under docker compose
+ * the control plane asks, the launcher does it and answers. The pool itself stays
+ * the control plane's: an added instance comes back in the answer and the control
+ * plane puts it in; an instance is taken out before the launcher is asked to stop it. Under docker compose
  * there is no launcher, no hello arrives, and those controls stay unavailable.
  */
 
@@ -41,7 +43,13 @@ export type LauncherMessage =
   | { type: 'lab-hello'; inventory: LauncherInventory }
   | { type: 'lab-inventory'; inventory: LauncherInventory }
   | { type: 'lab-event'; text: string }
-  | { type: 'lab-result'; id: number; ok: boolean; message: string };
+  | { type: 'lab-result'; id: number; ok: boolean; message: string; instance?: LabInstanceAddress };
+
+/** A process the launcher started, for the control plane to put into the pool. */
+export interface LabInstanceAddress {
+  id: string;
+  url: string;
+}
 
 /** Balancer -> launcher. */
 export interface LabActionMessage {

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError } from '../services/vocabulary.js';
+import { ConfigError } from '../../services/vocabulary.js';
 
 export interface TlsPair {
   key: string;

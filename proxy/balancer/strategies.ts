@@ -1,4 +1,4 @@
-import type { RoutingKind } from '../services/vocabulary.js';
+import type { RoutingKind } from '../../services/vocabulary.js';
 
 /** One app instance as the balancer sees it. */
 export interface Backend {

@@ -24,7 +24,7 @@ const SCAN_CAP = 50_000;
 const SAMPLE = 5;
 
 /**
- * The balancer's own view of the shared logbook: how many sessions it holds and
+ * The control plane's own view of the shared logbook: how many sessions it holds and
  * a few of them, plus the two failure drills the dashboard offers (pause, flush).
  * It uses its own connection, never the instances', and fails fast like they do.
  */

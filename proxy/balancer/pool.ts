@@ -1,32 +1,49 @@
-import type { StoreKind } from '../services/vocabulary.js';
-import type { InstanceAddress } from './config.js';
+import { EventEmitter } from 'node:events';
+import type { InstanceAddress } from '../config.js';
 import type { Backend } from './strategies.js';
 
 export interface PoolBackend extends Backend {
-  /** The store the instance reported at its last health check. */
-  store: StoreKind | null;
-  storeOk: boolean | null;
+  /** Answers its health checks (or has not failed one yet). */
+  healthy: boolean;
+  /**
+   * Let in by the control plane. An instance can be healthy and still kept out of the rotation,
+   * e.g. until its session store matches the lab's: it would log people out meanwhile.
+   */
+  admitted: boolean;
+  /** In the rotation: healthy and admitted (what the strategies read). */
+  readonly up: boolean;
   lastError: string | null;
   requests: number;
-  /** From the last health check, for the dashboard: its memory logbook's size and its process. */
-  sessions?: number | null;
-  pid?: number | null;
 }
 
-export interface HealthReport {
-  instance: string;
-  store: StoreKind;
-  storeOk: boolean;
-  sessions: number | null;
-  pid?: number;
+/** One successful health check: the instance's own /health body, which the pool does not read. */
+export interface HealthReportEvent {
+  backend: PoolBackend;
+  report: Record<string, unknown>;
+  /**
+   * The number of the check, counted when it started. A check that started before something
+   * changed on the instance (its store was switched) may report the old state: the control
+   * plane compares this with `pool.generation` read when the change was confirmed.
+   */
+  generation: number;
+}
+
+export interface PoolEvents {
+  up: [PoolBackend];
+  down: [PoolBackend, string];
+  report: [HealthReportEvent];
 }
 
 /**
  * The instances and whether each is up. Passive: a refused connection marks an
  * instance down at once. Active: GET /health every interval brings it back.
+ * Emits 'up' and 'down' when an instance's health flips, and 'report' for every
+ * answered check.
  */
-export class Pool {
+export class Pool extends EventEmitter<PoolEvents> {
   readonly backends: PoolBackend[];
+  /** Health checks started so far: see HealthReportEvent.generation. */
+  generation = 0;
   private timer: NodeJS.Timeout | undefined;
   // Per backend, so one frozen instance (its check waiting for the timeout) never delays the others'.
   private readonly checking = new Set<PoolBackend>();
@@ -36,19 +53,16 @@ export class Pool {
   constructor(
     instances: InstanceAddress[],
     private readonly intervalMs: number,
-    private readonly onHealthy: (backend: PoolBackend, report: HealthReport) => void = () => {},
   ) {
-    this.backends = instances.map((i) => this.create(i));
+    super();
+    this.backends = instances.map((i) => create(i, true));
   }
 
-  private create({ id, url }: InstanceAddress): PoolBackend {
-    // Up until proven otherwise: the launcher starts the balancer after its instances are ready.
-    return { id, url, up: true, store: null, storeOk: null, lastError: null, requests: 0 };
-  }
-
-  add(instance: InstanceAddress): PoolBackend {
+  /** A newly added instance is unhealthy until its first check, and admitted as told. */
+  add(instance: InstanceAddress, admitted: boolean): PoolBackend {
     if (this.backends.some((b) => b.id === instance.id)) throw new Error(`instance ${instance.id} is already in the pool`);
-    const backend = this.create(instance);
+    const backend = create(instance, admitted);
+    backend.healthy = false;
     this.backends.push(backend);
     return backend;
   }
@@ -61,8 +75,17 @@ export class Pool {
   }
 
   markDown(backend: PoolBackend, reason: string): void {
-    backend.up = false;
     backend.lastError = reason;
+    if (!backend.healthy) return;
+    backend.healthy = false;
+    this.emit('down', backend, reason);
+  }
+
+  private markUp(backend: PoolBackend): void {
+    backend.lastError = null;
+    if (backend.healthy) return;
+    backend.healthy = true;
+    this.emit('up', backend);
   }
 
   start(): void {
@@ -97,6 +120,7 @@ export class Pool {
   }
 
   async check(backend: PoolBackend): Promise<void> {
+    const generation = ++this.generation;
     try {
       const response = await fetch(`${backend.url}/health`, { signal: AbortSignal.timeout(Math.min(Math.max(this.intervalMs, 1000), 2000)) });
       if (response.status === 503) {
@@ -105,15 +129,12 @@ export class Pool {
         if (body.status === 'draining') return this.markDown(backend, 'draining (shutting down)');
       }
       if (!response.ok) return this.miss(backend, `/health answered ${response.status}`);
-      const report = (await response.json()) as HealthReport;
+      const report = (await response.json()) as Record<string, unknown>;
+      // Removed while its check was in flight: nothing more to say about it.
+      if (!this.backends.includes(backend)) return;
       this.misses.delete(backend);
-      backend.up = true;
-      backend.lastError = null;
-      backend.store = report.store;
-      backend.storeOk = report.storeOk;
-      backend.sessions = report.sessions;
-      backend.pid = report.pid ?? null;
-      this.onHealthy(backend, report);
+      this.markUp(backend);
+      this.emit('report', { backend, report, generation });
     } catch (err) {
       const cause = (err as { cause?: { code?: string } }).cause;
       // Refused: nothing listens, no need to wait for a second opinion.
@@ -121,4 +142,19 @@ export class Pool {
       else this.miss(backend, (err as Error).message);
     }
   }
+}
+
+function create({ id, url }: InstanceAddress, admitted: boolean): PoolBackend {
+  // Up until proven otherwise: the launcher starts the balancer after its instances are ready.
+  return {
+    id,
+    url,
+    healthy: true,
+    admitted,
+    get up() {
+      return this.healthy && this.admitted;
+    },
+    lastError: null,
+    requests: 0,
+  };
 }

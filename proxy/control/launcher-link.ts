@@ -1,4 +1,10 @@
-import type { LabActionMessage, LabActionRequest, LauncherInventory, LauncherMessage } from './lab-protocol.js';
+import type { LabActionMessage, LabActionRequest, LabInstanceAddress, LauncherInventory, LauncherMessage } from './lab-protocol.js';
+
+export interface LabResult {
+  message: string;
+  /** The instance the launcher started (add-instance). */
+  instance?: LabInstanceAddress | undefined;
+}
 
 /** The launcher is not there (docker compose, or the balancer started by hand). */
 export class LauncherUnavailableError extends Error {
@@ -25,7 +31,7 @@ export interface LauncherLink {
   /** True once the launcher said hello over IPC. */
   readonly available: boolean;
   readonly inventory: LauncherInventory | null;
-  request(request: LabActionRequest, timeoutMs?: number): Promise<string>;
+  request(request: LabActionRequest, timeoutMs?: number): Promise<LabResult>;
   close(): void;
 }
 
@@ -34,7 +40,7 @@ function isLauncherMessage(message: unknown): message is LauncherMessage {
 }
 
 /**
- * The balancer's side of the IPC channel to its launcher. Lab actions are only
+ * The control plane's side of the IPC channel to its launcher. Lab actions are only
  * offered after the launcher's hello: having an IPC channel is not enough
  * (another parent could have forked us and would never answer).
  */
@@ -42,7 +48,7 @@ export function connectLauncher(channel: Channel, onChange: (change: { text?: st
   let hello = false;
   let inventory: LauncherInventory | null = null;
   let nextId = 1;
-  const pending = new Map<number, { resolve: (message: string) => void; reject: (err: Error) => void; timer: NodeJS.Timeout }>();
+  const pending = new Map<number, { resolve: (result: LabResult) => void; reject: (err: Error) => void; timer: NodeJS.Timeout }>();
 
   const listener = (message: unknown) => {
     if (!isLauncherMessage(message)) return;
@@ -61,7 +67,7 @@ export function connectLauncher(channel: Channel, onChange: (change: { text?: st
         if (!waiting) return;
         pending.delete(message.id);
         clearTimeout(waiting.timer);
-        if (message.ok) waiting.resolve(message.message);
+        if (message.ok) waiting.resolve({ message: message.message, instance: message.instance });
         else waiting.reject(new LabActionError(message.message));
         break;
       }
@@ -83,7 +89,7 @@ export function connectLauncher(channel: Channel, onChange: (change: { text?: st
     request(request, timeoutMs = 30_000) {
       if (!hello || !channel.send) return Promise.reject(new LauncherUnavailableError(LAUNCHER_MISSING));
       const id = nextId++;
-      return new Promise<string>((resolve, reject) => {
+      return new Promise<LabResult>((resolve, reject) => {
         const timer = setTimeout(() => {
           pending.delete(id);
           reject(new LabActionError(`the launcher did not answer ${request.action} within ${timeoutMs} ms`));

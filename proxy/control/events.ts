@@ -22,10 +22,6 @@ export class EventStreams {
     monitor.on('snapshot', this.onSnapshot);
   }
 
-  get size(): number {
-    return this.streams.size;
-  }
-
   /** Takes over a raw response; false when there are too many streams already. */
   open(res: ServerResponse): boolean {
     if (this.streams.size >= MAX_STREAMS) return false;

@@ -1,9 +1,10 @@
 import { EventEmitter } from 'node:events';
-import type { StoreKind, RoutingKind } from '../services/vocabulary.js';
-import type { Balancer, ServedEvent } from './balancer.js';
+import type { StoreKind, RoutingKind } from '../../services/vocabulary.js';
+import type { Balancer, ServedEvent } from '../balancer/index.js';
 import type { LabRedis, RedisView } from './lab-redis.js';
 import type { InstanceLifecycle, StreamStatus } from './lab-protocol.js';
 import type { LauncherLink } from './launcher-link.js';
+import type { LabChange, LabState } from './state.js';
 
 /** Requests that need a logged-in session: a 401 on these is a user being "logged out". */
 const SESSION_PATHS = new Set(['/profile', '/cart']);
@@ -28,7 +29,6 @@ export interface InstanceView {
   storeOk: boolean | null;
   /** Sessions in this instance's own memory logbook (null: it uses Redis). */
   sessions: number | null;
-  pid: number | null;
   requests: number;
   rps: number;
   unauthorized: number;
@@ -80,11 +80,12 @@ interface Counters {
 }
 
 /**
- * Watches the balancer and turns it into what the dashboard shows: a snapshot
- * every second (and at once when an instance goes down or comes back), the
- * last minutes of per-instance traffic and the logged-out rate.
+ * Turns the lab's state and the balancer's traffic into what the dashboard shows: a
+ * snapshot every second (the plots' sample) and at once on every state change (an
+ * instance down or back, a mode switch), the last minutes of per-instance traffic and
+ * the logged-out rate.
  */
-export class Monitor extends EventEmitter {
+export class Monitor extends EventEmitter<{ snapshot: [Snapshot] }> {
   readonly history: Sample[] = [];
   /** Open dashboards. Redis is only inspected while someone looks: a SCAN a second is not free. */
   watchers = 0;
@@ -98,36 +99,38 @@ export class Monitor extends EventEmitter {
   private redisView: RedisView | null = null;
   private redisBusy = false;
   private pausedUntil: number | null = null;
-  private seen = new Map<string, { up: boolean; pid: number | null }>();
-  private lastMode = '';
-  private primed = false;
-  private readonly timers: NodeJS.Timeout[] = [];
+  private timer: NodeJS.Timeout | undefined;
   private readonly onServed = (event: ServedEvent) => this.count(event);
+  private readonly onChange = (change: LabChange) => {
+    if (change.type === 'left') this.counters.delete(change.id);
+    if (change.text) this.note(change.text);
+    this.poke();
+  };
 
   constructor(
     private readonly balancer: Balancer,
+    private readonly state: LabState,
     private readonly options: MonitorOptions = {},
   ) {
     super();
     this.setMaxListeners(0);
-    balancer.traffic.on('served', this.onServed);
     this.lastRequests = balancer.stats.requests;
   }
 
   start(): void {
-    const interval = this.options.intervalMs ?? 1000;
-    this.watchChanges();
+    this.balancer.traffic.on('served', this.onServed);
+    // Changes are pushed as they happen, not at the next tick: a crash followed by a fast
+    // restart would otherwise be invisible.
+    this.state.on('change', this.onChange);
     this.inspectRedis();
-    this.timers.push(setInterval(() => this.tick(), interval));
-    // Up/down and mode changes are pushed at once, not at the next tick: a crash
-    // followed by a fast restart would otherwise be invisible.
-    this.timers.push(setInterval(() => this.watchChanges(), 100));
-    for (const timer of this.timers) timer.unref();
+    this.timer = setInterval(() => this.tick(), this.options.intervalMs ?? 1000);
+    this.timer.unref();
   }
 
   stop(): void {
-    for (const timer of this.timers) clearInterval(timer);
+    clearInterval(this.timer);
     this.balancer.traffic.off('served', this.onServed);
+    this.state.off('change', this.onChange);
   }
 
   note(text: string): void {
@@ -137,7 +140,6 @@ export class Monitor extends EventEmitter {
 
   /** Something just changed that the page should see now (a control was used). */
   poke(): void {
-    this.watchChanges();
     this.emit('snapshot', this.snapshot(null));
   }
 
@@ -173,7 +175,7 @@ export class Monitor extends EventEmitter {
     const seconds = Math.max(0.001, (now - this.lastTick) / 1000);
     this.lastTick = now;
     const rps: Record<string, number> = {};
-    for (const backend of this.balancer.pool.backends) rps[backend.id] = round((this.bucket.rps.get(backend.id) ?? 0) / seconds);
+    for (const backend of this.balancer.backends) rps[backend.id] = round((this.bucket.rps.get(backend.id) ?? 0) / seconds);
     this.window.push({ session: this.bucket.session, loggedOut: this.bucket.loggedOut });
     if (this.window.length > RATE_WINDOW) this.window.shift();
     const session = this.window.reduce((sum, w) => sum + w.session, 0);
@@ -207,52 +209,8 @@ export class Monitor extends EventEmitter {
       });
   }
 
-  private watchChanges(): void {
-    let changed = false;
-    const { routing, store } = this.balancer.state();
-    const mode = `${routing}/${store}`;
-    if (mode !== this.lastMode) {
-      if (this.lastMode) this.note(`now routing ${routing}, store ${store}`);
-      this.lastMode = mode;
-      changed = true;
-    }
-    const ids = new Set<string>();
-    for (const backend of this.balancer.pool.backends) {
-      ids.add(backend.id);
-      const before = this.seen.get(backend.id);
-      const pid = backend.pid ?? null;
-      if (!before) {
-        if (this.primed) {
-          this.note(`${backend.id} joined the pool`);
-          changed = true;
-        }
-      } else if (before.up && !backend.up) {
-        this.note(`${backend.id} is DOWN: ${backend.lastError ?? 'no answer'}`);
-        changed = true;
-      } else if (!before.up && backend.up) {
-        this.note(`${backend.id} is UP again${backend.store === 'memory' ? ': its memory logbook starts empty' : ''}`);
-        changed = true;
-      } else if (before.pid !== null && pid !== null && before.pid !== pid) {
-        // Down and back between two health checks: the new process gives it away.
-        this.note(`${backend.id} restarted (pid ${before.pid} -> ${pid}): its memory logbook starts empty`);
-        changed = true;
-      }
-      this.seen.set(backend.id, { up: backend.up, pid: pid ?? before?.pid ?? null });
-    }
-    for (const id of [...this.seen.keys()]) {
-      if (!ids.has(id)) {
-        this.seen.delete(id);
-        this.counters.delete(id);
-        this.note(`${id} left the pool`);
-        changed = true;
-      }
-    }
-    this.primed = true;
-    if (changed) this.emit('snapshot', this.snapshot(null));
-  }
-
   snapshot(sample: Sample | null): Snapshot {
-    const { routing, store, mode } = this.balancer.state();
+    const { routing, store, mode } = this.state;
     const lifecycle = new Map(this.options.launcher?.inventory?.instances.map((i) => [i.id, i.state]) ?? []);
     const latest = this.history.at(-1);
     const address = this.balancer.server.address();
@@ -264,7 +222,7 @@ export class Monitor extends EventEmitter {
       mode,
       publicPort: typeof address === 'object' && address ? address.port : null,
       balancer: { ...this.balancer.stats, rps: this.rps },
-      instances: this.balancer.pool.backends.map((b) => {
+      instances: this.state.instances.map((b) => {
         const counter = this.counter(b.id);
         return {
           id: b.id,
@@ -273,8 +231,7 @@ export class Monitor extends EventEmitter {
           lastError: b.lastError,
           store: b.store,
           storeOk: b.storeOk,
-          sessions: b.sessions ?? null,
-          pid: b.pid ?? null,
+          sessions: b.sessions,
           requests: counter.requests,
           rps: latest?.rps[b.id] ?? 0,
           unauthorized: counter.unauthorized,
