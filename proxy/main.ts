@@ -39,7 +39,15 @@ const log = pino({ level: config.logLevel, base: { instance: 'balancer' } });
 // The "be a user" page is served in front of the balancer, on the public origin (real cookies).
 const balancer = createBalancer(config, log, { front: labPage() });
 const httpsServer = tls ? balancer.attachTls(tls) : undefined;
-const admin = Fastify({ loggerInstance: log });
+// Fastify's two lines per request would be noise here: a dashboard, a compose healthcheck and
+// scripts read /api/state all day. One line per admin write (a switch, a crash) at info, reads at debug.
+const admin = Fastify({ loggerInstance: log, disableRequestLogging: true });
+admin.addHook('onResponse', (request, reply, done) => {
+  const entry = { method: request.method, url: request.url, status: reply.statusCode };
+  if (request.method === 'GET' || request.method === 'HEAD') request.log.debug(entry, 'admin read');
+  else request.log.info(entry, 'admin request');
+  done();
+});
 await admin.register(controlPlane, { balancer, config, log });
 admin.server.maxConnections = ADMIN_MAX_CONNECTIONS;
 
