@@ -1,6 +1,6 @@
 import closeWithGrace from 'close-with-grace';
 import { pino } from 'pino';
-import Fastify from 'fastify';
+import Fastify, { LogController } from 'fastify';
 import { ConfigError } from '../services/vocabulary.js';
 import { createBalancer } from './balancer/index.js';
 import { loadTls, type TlsPair } from './balancer/tls.js';
@@ -41,7 +41,7 @@ const balancer = createBalancer(config, log, { front: labPage() });
 const httpsServer = tls ? balancer.attachTls(tls) : undefined;
 // Fastify's two lines per request would be noise here: a dashboard, a compose healthcheck and
 // scripts read /api/state all day. One line per admin write (a switch, a crash) at info, reads at debug.
-const admin = Fastify({ loggerInstance: log, disableRequestLogging: true });
+const admin = Fastify({ loggerInstance: log, logController: new LogController({ disableRequestLogging: true }) });
 admin.addHook('onResponse', (request, reply, done) => {
   const entry = { method: request.method, url: request.url, status: reply.statusCode };
   if (request.method === 'GET' || request.method === 'HEAD') request.log.debug(entry, 'admin read');
