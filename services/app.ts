@@ -67,6 +67,7 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}): P
     },
     config.store,
     config.sessionTtlSeconds,
+    config.sessionMaxPerUser,
   );
   // Before every other hook: what X-Forwarded-* says must be settled before anyone reads request.ip.
   if (config.trustProxyToken) app.addHook('onRequest', forwardedProof(config.trustProxyToken));
