@@ -5,6 +5,7 @@ import Fastify, { LogController, type FastifyError, type FastifyInstance, type F
 import { AccountBook } from './accounts.js';
 import type { AppConfig } from './config.js';
 import { clearTossedCookies, cookieValues, HOST_PREFIX, readSessionCookie, writeSessionCookie } from './cookie-policy.js';
+import { refuseCrossOrigin } from './cross-origin.js';
 import { Drain } from './drain.js';
 import { StoreUnavailableError } from './vocabulary.js';
 import { forwardedProof } from './forwarded-proof.js';
@@ -88,8 +89,11 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}): P
     // Every answer is about a session (a cookie, a user, a cart) or this instance's live state:
     // none may be kept by a browser or a shared cache and shown to the next person.
     reply.header('cache-control', 'no-store');
+    // JSON is JSON: no browser may guess otherwise and run an answer as a script or a page.
+    reply.header('x-content-type-options', 'nosniff');
     done();
   });
+  app.addHook('onRequest', refuseCrossOrigin(config.instanceId));
 
   // JSON only: a form or text/plain body gets 415, which also closes the login-CSRF door
   // (a cross-site form cannot send application/json without a CORS preflight).

@@ -130,13 +130,14 @@ describe('cookie tossing in a real browser: a page on another port of 127.0.0.1 
   let browser: Browser;
   let evil: http.Server;
   let tossed = '';
+  let script = '';
   let evilUrl = '';
 
   beforeAll(async () => {
     // The attacker's page: sets whatever `tossed` says, at path=/cart, from another port (same site).
     evil = http.createServer((_req, res) => {
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
-      res.end(`<!doctype html><title>evil</title><script>document.cookie = ${JSON.stringify(tossed)}; document.title = 'tossed';</script>`);
+      res.end(`<!doctype html><title>evil</title><script>document.cookie = ${JSON.stringify(tossed)}; document.title = 'tossed';${script}</script>`);
     });
     await new Promise<void>((resolve) => evil.listen(0, '127.0.0.1', resolve));
     evilUrl = `http://127.0.0.1:${(evil.address() as AddressInfo).port}/`;
@@ -185,6 +186,25 @@ describe('cookie tossing in a real browser: a page on another port of 127.0.0.1 
     expect(profile.json).toMatchObject({ username: 'bob', cart: ['victim-secret'] });
     // The attacker reads nothing of it.
     expect((await attacker.profile()).json).toMatchObject({ username: 'alice', cart: [] });
+    await page.close();
+  });
+  it('the same page cannot log the victim out: no-cors POSTs to /logout and /logout/everywhere get 403', async () => {
+    tossed = 'unrelated=1';
+    const page = await browser.newPage();
+    await page.goto(`${lab.url}/__lab/user`);
+    const login = await page.evaluate(async () => {
+      const response = await fetch('/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'ravi', password: 'gold-member' }) });
+      return response.status;
+    });
+    expect(login).toBe(200);
+    // No body, no content type: a "simple" request, sent without a preflight, with the cookie (same site).
+    script = `Promise.all(['/logout/everywhere', '/logout'].map((p) => fetch(${JSON.stringify(lab.url)} + p, { method: 'POST', mode: 'no-cors', credentials: 'include' }))).then(() => { document.title = 'sent'; });`;
+    await page.goto(evilUrl);
+    await page.waitForFunction(() => document.title === 'sent');
+    script = '';
+    await page.goto(`${lab.url}/__lab/user`);
+    const profile = await page.evaluate(async () => (await fetch('/profile')).json() as Promise<Record<string, unknown>>);
+    expect(profile.username).toBe('ravi');
     await page.close();
   });
 });

@@ -28,6 +28,13 @@ export interface ServedEvent {
   status: number;
 }
 
+/** Longest path the traffic events carry: anyone can send a 16 KB path, and the dashboard shows it on a projector. */
+export const EVENT_PATH_MAX = 64;
+
+function shortPath(path: string): string {
+  return path.length <= EVENT_PATH_MAX ? path : `${path.slice(0, EVENT_PATH_MAX - 1)}…`;
+}
+
 /** Answers a request itself (true) before the balancer would forward it; given the canonical path. */
 export type FrontRoute = (req: IncomingMessage, res: ServerResponse, path: string) => boolean;
 
@@ -68,7 +75,7 @@ export function sendJson(res: ServerResponse, status: number, body: object, head
     res.destroy();
     return;
   }
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', ...headers });
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', ...headers });
   res.end(JSON.stringify(body));
 }
 
@@ -167,7 +174,7 @@ export function createForwarder(options: {
     cleanResponseHeaders(proxyRes.headers);
     const attempt = attempts.get(req);
     if (attempt?.backend) {
-      const served: ServedEvent = { instance: attempt.backend.id, method: req.method ?? 'GET', path: attempt.path, status: proxyRes.statusCode ?? 0 };
+      const served: ServedEvent = { instance: attempt.backend.id, method: req.method ?? 'GET', path: shortPath(attempt.path), status: proxyRes.statusCode ?? 0 };
       traffic.emit('served', served);
     }
     if (attempt?.setAffinity && attempt.backend) {

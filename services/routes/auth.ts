@@ -136,7 +136,14 @@ export function authRoutes(app: FastifyInstance, config: AppConfig, accounts: Ac
   app.post('/logout', async (request, reply) => {
     const wasLoggedIn = Boolean(request.session.user);
     // Destroy server-side, so a copy of the old cookie is dead on every instance that shares this store.
-    if (request.cookies[config.cookieName]) await request.session.destroy();
+    const raw = request.cookies[config.cookieName];
+    if (raw) {
+      // By the cookie's own id, in every store this instance has opened: a session the active
+      // store does not know (written before a store switch) must not outlive its logout.
+      const signed = request.unsignCookie(raw);
+      if (signed.valid && signed.value) await destroySession(store, signed.value);
+      await request.session.destroy();
+    }
     reply.clearCookie(config.cookieName, { path: '/' });
     return { loggedOut: wasLoggedIn, servedBy: id };
   });
