@@ -42,6 +42,8 @@ describe('the public port never reaches an instance\'s /_control routes, in any 
     ['POST', '/./_control/crash'],
     ['POST', '/_CONTROL/crash'],
     ['POST', '/%2F_control/crash'],
+    ['POST', '/\\_control/crash'],
+    ['POST', '/%5C_control/crash'],
     ['POST', '/%255Fcontrol/crash'],
     ['POST', '/a/../_control/crash'],
     ['POST', '//_control/seed'],
