@@ -61,7 +61,7 @@ export function outagesEndWithFaults(record: ChaosRecord, limits: InvariantLimit
 }
 
 export function labRecovers(record: ChaosRecord): InvariantResult {
-  const offending = record.faults.filter((f) => !f.recovered).map((f) => `${faultName(f)}: the lab was not whole again ${seconds(f.end - f.start)} after it started${f.note ? ` (${f.note})` : ''}`);
+  const offending = record.faults.filter((f) => !f.recovered && !f.interrupted).map((f) => `${faultName(f)}: the lab was not whole again ${seconds(f.end - f.start)} after it started${f.note ? ` (${f.note})` : ''}`);
   return result('recovers', 'after every fault the lab is whole again: every instance up, on the lab\'s store', offending, `${record.faults.length} faults`);
 }
 

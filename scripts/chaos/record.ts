@@ -21,8 +21,10 @@ export interface AppliedFault {
   start: number;
   /** When the lab was whole again: every instance up, on the lab's store. */
   end: number;
-  /** The lab did not come back within the recovery limit. */
+  /** The lab was whole again within the recovery limit. */
   recovered: boolean;
+  /** Ctrl-C came during this fault: its recovery was not waited for. */
+  interrupted?: boolean;
   note?: string;
 }
 

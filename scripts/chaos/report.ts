@@ -13,7 +13,7 @@ export function renderChaos(report: ChaosReport): string {
     '',
     table([
       ['fault', 'start s', 'over s', 'recovered'],
-      ...record.faults.map((f) => [faultName(f), s(f.start), s(f.end), f.recovered ? 'yes' : `NO${f.note ? `: ${f.note}` : ''}`]),
+      ...record.faults.map((f) => [faultName(f), s(f.start), s(f.end), f.interrupted ? 'interrupted' : f.recovered ? 'yes' : `NO${f.note ? `: ${f.note}` : ''}`]),
     ]),
     '',
     `requests: ${record.requests.length}; ${Object.entries(statuses).sort(([a], [b]) => a.localeCompare(b)).map(([status, n]) => `${status}: ${n}`).join(', ')}`,

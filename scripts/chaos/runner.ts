@@ -193,9 +193,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       const outcome = await apply(fault);
       const recovered = (await whole()) && !outcome.note;
       lastEnd = now();
-      const applied: AppliedFault = { id: fault.id, kind: fault.kind, start, end: lastEnd, recovered, ...outcome };
+      const applied: AppliedFault = { id: fault.id, kind: fault.kind, start, end: lastEnd, recovered, ...outcome, ...(signal?.aborted && { interrupted: true }) };
       record.faults.push(applied);
-      progress(`${(lastEnd / 1000).toFixed(1)} s  ${faultName(applied)} over${recovered ? '' : ': NOT recovered'}`);
+      progress(`${(lastEnd / 1000).toFixed(1)} s  ${faultName(applied)} ${applied.interrupted ? 'interrupted' : `over${recovered ? '' : ': NOT recovered'}`}`);
     }
     await sleep(durationMs - now(), signal);
     stopTraffic.abort();
