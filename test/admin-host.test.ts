@@ -63,7 +63,8 @@ describe('the admin host allow-list', () => {
     expect(hostName('LOCALHOST:8081')).toBe('localhost');
     expect(hostName('[::1]:8081')).toBe('[::1]');
     expect(hostName('localhost.')).toBe('localhost');
-    expect(hostName('a@b')).toBe('a@b'); // not allowed anyway: only exact names pass
+    expect(hostName('user@localhost:8081')).toBeNull();
+    expect(hostName('localhost/x')).toBeNull();
     expect(hostName('evil.example:80:80')).toBeNull();
   });
 });

@@ -23,7 +23,7 @@ export function allowedAdminHosts(raw: string | undefined): string[] {
 
 /** "Localhost:8081" -> "localhost", "[::1]:8081" -> "[::1]"; null when it is not a host[:port]. */
 export function hostName(hostHeader: string): string | null {
-  const match = /^(\[[^\]]+\]|[^:[\]]+)(?::(\d{1,5}))?$/.exec(hostHeader.trim().toLowerCase());
+  const match = /^(\[[0-9a-f:.]+\]|[a-z0-9.-]+)(?::\d{1,5})?$/.exec(hostHeader.trim().toLowerCase());
   return match ? match[1]!.replace(/\.$/, '') : null;
 }
 

@@ -124,7 +124,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const whole = async (): Promise<boolean> => {
       const deadline = performance.now() + RECOVERY_LIMIT_MS;
       while (performance.now() < deadline && !signal?.aborted) {
-        const state = await running.admin.state().catch(() => null);
+        const state = await admin('read the state', () => running.admin.state());
         if (state && state.instances.every((i) => i.up && i.store === state.store && i.storeOk !== false)) return true;
         await sleep(100, signal);
       }
