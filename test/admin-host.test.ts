@@ -1,6 +1,10 @@
 import { request } from 'node:http';
+import Fastify from 'fastify';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createBalancer } from '../proxy/balancer/index.js';
+import { loadBalancerConfig } from '../proxy/config.js';
+import { controlPlane } from '../proxy/control/plugin.js';
 import { allowedAdminHosts, hostName } from '../proxy/control/host-guard.js';
 import type { Lab } from '../scripts/lab.js';
 import { startTestLab, waitFor } from './helpers/lab.js';
@@ -66,6 +70,28 @@ describe('the admin host allow-list', () => {
     expect(hostName('user@localhost:8081')).toBeNull();
     expect(hostName('localhost/x')).toBeNull();
     expect(hostName('evil.example:80:80')).toBeNull();
+  });
+});
+
+describe('the admin routes under test', () => {
+  it('are every route the control plane serves: a new one must be added to ROUTES', async () => {
+    const config = loadBalancerConfig({ INSTANCES: 'app-1=http://127.0.0.1:9' });
+    const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+    const balancer = createBalancer(config, quiet);
+    const admin = Fastify();
+    const served: string[] = [];
+    admin.addHook('onRoute', (route) => {
+      for (const method of [route.method].flat()) if (method !== 'HEAD') served.push(`${method} ${route.url}`);
+    });
+    try {
+      await admin.register(controlPlane, { balancer, config, log: quiet, channel: { on: () => undefined, off: () => undefined } });
+      await admin.ready();
+    } finally {
+      await admin.close();
+      await balancer.close();
+    }
+    const tested = ROUTES.map((r) => `${r.method} ${r.path.replace('/app-1/', '/:id/').replace(/\/app-2$/, '/:id')}`);
+    expect(new Set(tested)).toEqual(new Set(served));
   });
 });
 
