@@ -1,3 +1,4 @@
+import { allowedAdminHosts } from './control/host-guard.js';
 import { ConfigError, MODES, MODE_NAMES, ROUTING_KINDS, STORE_KINDS, port, positive, secret, type Env, type ModeName, type RoutingKind, type StoreKind } from '../services/vocabulary.js';
 
 export interface InstanceAddress {
@@ -10,6 +11,8 @@ export interface BalancerConfig {
   port: number;
   adminHost: string;
   adminPort: number;
+  /** Host names the admin server answers under: the loopback names plus ADMIN_ALLOWED_HOSTS (DNS rebinding). */
+  adminAllowedHosts: string[];
   instances: InstanceAddress[];
   routing: RoutingKind;
   /** The store every instance should use at start; the control plane brings instances that disagree in line. */
@@ -81,6 +84,7 @@ export function loadBalancerConfig(env: Env = process.env): BalancerConfig {
     // Loopback by default: the admin API switches modes and crashes instances.
     adminHost: env.ADMIN_HOST || '127.0.0.1',
     adminPort: port(env, 'ADMIN_PORT', 8081),
+    adminAllowedHosts: allowedAdminHosts(env.ADMIN_ALLOWED_HOSTS),
     instances,
     routing,
     store,

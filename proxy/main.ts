@@ -1,6 +1,7 @@
 import closeWithGrace from 'close-with-grace';
 import { pino } from 'pino';
 import Fastify, { LogController } from 'fastify';
+import { createServer as createNetServer, type Server as NetServer } from 'node:net';
 import { ConfigError } from '../services/vocabulary.js';
 import { createBalancer } from './balancer/index.js';
 import { loadTls, type TlsPair } from './balancer/tls.js';
@@ -53,9 +54,11 @@ admin.addHook('onResponse', (request, reply, done) => {
 await admin.register(controlPlane, { balancer, config, log });
 admin.server.maxConnections = ADMIN_MAX_CONNECTIONS;
 
+let adminV6: NetServer | undefined;
 const closer = closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
   if (err) log.error({ err }, 'closing after an error');
   else log.info({ signal }, 'shutting down');
+  adminV6?.close();
   await Promise.all([balancer.close(), admin.close()]);
 });
 
@@ -84,6 +87,20 @@ await listenOrExit('admin', 'ADMIN_PORT', () => admin.listen({ host: config.admi
 const port = (balancer.server.address() as { port: number }).port;
 const adminPort = (admin.server.address() as { port: number }).port;
 dashboardOrigins = dashboardOriginsFor(config.adminHost, adminPort);
+// http://[::1]:<admin port> is a loopback name too (one the Host check allows): on the default
+// IPv4 loopback, the same admin server also takes connections on IPv6 loopback, when the machine has it.
+if (config.adminHost === '127.0.0.1') {
+  const v6 = createNetServer((socket) => admin.server.emit('connection', socket));
+  v6.maxConnections = ADMIN_MAX_CONNECTIONS;
+  await new Promise<void>((resolve) => {
+    v6.once('error', (err) => {
+      log.warn({ err: (err as Error).message }, `the admin port is not on [::1]:${adminPort}; use http://127.0.0.1:${adminPort}`);
+      resolve();
+    });
+    v6.listen(adminPort, '::1', () => resolve());
+  });
+  if (v6.listening) adminV6 = v6;
+}
 const httpsPort = httpsServer ? (httpsServer.address() as { port: number }).port : undefined;
 log.info({ port, adminPort, httpsPort, routing: config.routing, store: config.store }, 'balancer ready');
 process.send?.({ type: 'ready', instance: 'balancer', port, adminPort, httpsPort });

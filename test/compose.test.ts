@@ -142,6 +142,10 @@ describe('docker-compose.yml', () => {
     const balancer = (await resolved()).services.balancer!;
     expect(balancer.ports?.sort()).toEqual(['127.0.0.1:8080:8080/tcp', '127.0.0.1:8081:8081/tcp']);
     expect(balancer.environment).toMatchObject({ PORT: '8080', ADMIN_PORT: '8081' });
+    // The names a browser on the host and the healthcheck reach the published admin port under pass its Host check.
+    const allowed = loadBalancerConfig(withStandInSecrets(balancer.environment)).adminAllowedHosts;
+    const healthcheck = new URL(/fetch\('([^']+)'\)/.exec(balancer.healthcheck!.test.join(' '))![1]!).hostname;
+    for (const name of ['localhost', '127.0.0.1', healthcheck]) expect(allowed, name).toContain(name);
   });
 
   it('listens on 0.0.0.0 in the containers and trusts forwarded headers from the lab network only', async () => {
@@ -341,7 +345,7 @@ describe('the compose services, run from a local build of the image', () => {
     afterAll(() => lab?.close());
 
     it('serves the dashboard on the admin port and the "be a user" page on the public one', async () => {
-      for (const url of [`${lab.adminUrl}/`, `${lab.url}/__lab/user`]) {
+      for (const url of [`${lab.adminUrl}/`, `${lab.adminUrl.replace('127.0.0.1', 'localhost')}/`, `${lab.url}/__lab/user`]) {
         const page = await fetch(url);
         expect(page.status, url).toBe(200);
         expect(page.headers.get('content-type'), url).toMatch(/text\/html/);

@@ -5,6 +5,7 @@ import type { BalancerConfig } from '../config.js';
 import { adminApi } from './admin-api.js';
 import { adminView, authorizer, type ControlContext } from './context.js';
 import { dashboardRoutes } from './dashboard-routes.js';
+import { hostGuard } from './host-guard.js';
 import { LabRedis } from './lab-redis.js';
 import { connectLauncher } from './launcher-link.js';
 import { Monitor } from './monitor.js';
@@ -13,7 +14,7 @@ import { StoreSync } from './store-sync.js';
 
 export interface ControlPlaneOptions {
   balancer: Balancer;
-  config: Pick<BalancerConfig, 'routing' | 'store' | 'instances' | 'controlToken' | 'adminToken' | 'redisUrl' | 'redisKeyPrefix'>;
+  config: Pick<BalancerConfig, 'routing' | 'store' | 'instances' | 'adminAllowedHosts' | 'controlToken' | 'adminToken' | 'redisUrl' | 'redisKeyPrefix'>;
   log: Logger;
   /** The IPC channel to the launcher (npm start, tests); process by default. */
   channel?: Parameters<typeof connectLauncher>[0];
@@ -53,6 +54,8 @@ export async function controlPlane(app: FastifyInstance, options: ControlPlaneOp
     authorize: authorizer(config.adminToken),
     view: () => adminView(state, balancer),
   };
+  // Before every route's own hooks: a rebinding page gets no answer, not even a 401.
+  app.addHook('onRequest', hostGuard(config.adminAllowedHosts));
   adminApi(app, context);
   dashboardRoutes(app, context, { adminTokenRequired: Boolean(config.adminToken) });
 

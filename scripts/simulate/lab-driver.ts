@@ -21,7 +21,7 @@ export class OwnRedis {
   private constructor(
     public server: RedisServer,
     public appendOnly: boolean,
-    private readonly dir: string,
+    readonly dir: string,
   ) {}
 
   static async start(appendOnly: boolean): Promise<OwnRedis> {

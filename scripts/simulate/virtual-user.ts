@@ -17,6 +17,8 @@ export interface Outcome {
   reason: string | null;
   /** The answer told the browser to throw its session cookie away. */
   cookieCleared: boolean;
+  /** The Retry-After header, if the answer had one (every 503 should). */
+  retryAfter: string | null;
 }
 
 export interface VirtualUserOptions {
@@ -149,9 +151,10 @@ export class VirtualUser {
     const started = performance.now();
     const followUp = path !== '/login';
     return new Promise((resolve) => {
-      const finish = (partial: Pick<Outcome, 'status' | 'servedBy' | 'error' | 'reason' | 'cookieCleared'>) =>
+      const finish = (partial: Pick<Outcome, 'status' | 'servedBy' | 'error' | 'reason' | 'cookieCleared'>, retryAfter: string | null = null) =>
         resolve({
           ...partial,
+          retryAfter,
           loggedOut: followUp && this.loggedIn && partial.status === 401 && partial.error === 'not_logged_in',
           path,
           method,
@@ -193,7 +196,7 @@ export class VirtualUser {
               error: typeof json.error === 'string' ? json.error : null,
               reason: typeof json.reason === 'string' ? json.reason : null,
               cookieCleared,
-            });
+            }, typeof res.headers['retry-after'] === 'string' ? res.headers['retry-after'] : null);
           });
         },
       );
