@@ -4,7 +4,7 @@ import type { Balancer, ServedEvent } from '../balancer/index.js';
 import type { LabRedis, RedisView } from './lab-redis.js';
 import type { InstanceLifecycle, StreamStatus } from './lab-protocol.js';
 import type { LauncherLink } from './launcher-link.js';
-import type { LabChange, LabState } from './state.js';
+import type { InstanceView as KnownInstance, LabChange, LabState } from './state.js';
 
 /** Requests that need a logged-in session: a 401 on these is a user being "logged out". */
 const SESSION_PATHS = new Set(['/profile', '/cart']);
@@ -20,15 +20,8 @@ export interface Served {
   status: number;
 }
 
-export interface InstanceView {
-  id: string;
-  url: string;
-  up: boolean;
-  lastError: string | null;
-  store: StoreKind | null;
-  storeOk: boolean | null;
-  /** Sessions in this instance's own memory logbook (null: it uses Redis). */
-  sessions: number | null;
+/** One instance on the dashboard: what the lab knows of it (state.ts), and its traffic. */
+export interface InstanceView extends Omit<KnownInstance, 'bootId' | 'confirmedGeneration'> {
   requests: number;
   rps: number;
   unauthorized: number;
