@@ -77,7 +77,8 @@ describe(`docker compose, on the real engine`, () => {
     process.stdout.write(`compose: ${client.name}, project ${lab.name}, ports ${lab.labPort}/${lab.adminPort}, subnet ${lab.env.LAB_SUBNET}\n`);
     const started = Date.now();
     try {
-      await lab.up(['--progress', 'quiet'].filter(() => client.name === 'docker compose'), []);
+      // As the docs say to start it: --build, so the image is this checkout's code.
+      await lab.up({ global: client.name === 'docker compose' ? ['--progress', 'quiet'] : [], flags: ['--build'] });
     } catch (err) {
       process.stdout.write(`\n--- docker compose logs (up failed) ---\n${await lab.logs([], '100')}\n`);
       logsShown = true;

@@ -92,9 +92,9 @@ export class ComposeProject {
    * Starts services and returns once every one is healthy (or, for a one-shot, exited 0):
    * Compose v2 waits itself (--wait); docker-compose 1.29 has no --wait, so the engine is asked.
    */
-  async up(args: string[] = [], services: string[] = []): Promise<void> {
+  async up(options: { global?: string[]; flags?: string[] } = {}): Promise<void> {
     const wait = this.client.name === 'docker compose' ? ['--wait', '--wait-timeout', '300'] : [];
-    await this.compose([...args, 'up', '-d', ...wait, ...services], 600_000);
+    await this.compose([...(options.global ?? []), 'up', '-d', ...wait, ...(options.flags ?? [])], 600_000);
     await this.waitHealthy();
   }
 
