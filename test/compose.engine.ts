@@ -71,8 +71,10 @@ function timed(label: string, started: number): void {
 
 describe(`docker compose, on the real engine`, () => {
   beforeAll(async () => {
-    const [client] = await composeClients();
-    if (!client) throw new Error('no compose client: install docker.io and run ../shared/tools/offline-images (it adds the Compose v2 plugin)');
+    // The v2 plugin when there is one; COMPOSE_TEST_CLIENT=docker-compose runs the same checks with 1.29.
+    const clients = await composeClients();
+    const client = process.env.COMPOSE_TEST_CLIENT ? clients.find((c) => c.name === process.env.COMPOSE_TEST_CLIENT) : clients[0];
+    if (!client) throw new Error(`no compose client${process.env.COMPOSE_TEST_CLIENT ? ` named ${process.env.COMPOSE_TEST_CLIENT}` : ''}: install docker.io and run ../shared/tools/offline-images (it adds the Compose v2 plugin)`);
     lab = await ComposeProject.create(client, root);
     process.stdout.write(`compose: ${client.name}, project ${lab.name}, ports ${lab.labPort}/${lab.adminPort}, subnet ${lab.env.LAB_SUBNET}\n`);
     const started = Date.now();
@@ -227,7 +229,9 @@ describe(`docker compose, on the real engine`, () => {
     for (let i = 0; i < 3; i++) expect((await client.profile()).status).toBe(200);
   });
 
-  it('scale: the documented step adds app-4, healthy and in the rotation, without logging anyone out', async () => {
+  it('scale: the documented step adds app-4, healthy and in the rotation, without logging anyone out', async ({ skip }) => {
+    // docker-compose 1.29 has no --wait: the docs give it a step of its own (docs/docker.md).
+    if (lab.client.name !== 'docker compose') skip('the documented scale step needs Compose v2');
     const guide = readFileSync(join(root, 'docs/docker.md'), 'utf8');
     const documented = /^ *(docker compose --profile scale up -d --wait app-4 &&(?:[^\n]*\\\n)*[^\n]*)/m.exec(guide)?.[1];
     expect(documented, 'the scale step in docs/docker.md').toBeDefined();
@@ -252,7 +256,9 @@ describe(`docker compose, on the real engine`, () => {
   it('logs no deprecation warning, and one line per event (JSON from every node service)', async () => {
     const logs = await lab.logs([...NODE_SERVICES, 'app-4']);
     expect(logs).not.toMatch(/DeprecationWarning|\(node:\d+\) |DEP0\d{3}/);
-    const lines = logs.split('\n').filter(Boolean).map((l) => l.replace(/^[^|]*\|\s?/, ''));
+    // "service-1  | line" (docker-compose 1.29 adds an "Attaching to ..." header line of its own).
+    const lines = logs.split('\n').filter((l) => /^\S*[\w.-]+\s+\|/.test(l)).map((l) => l.replace(/^[^|]*\|\s?/, ''));
+    expect(lines.length).toBeGreaterThan(0);
     for (const line of lines) expect(() => JSON.parse(line) as unknown, line).not.toThrow();
   });
 
