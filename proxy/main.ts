@@ -1,12 +1,12 @@
 import closeWithGrace from 'close-with-grace';
 import { pino } from 'pino';
-import Fastify from 'fastify';
+import Fastify, { LogController } from 'fastify';
 import { ConfigError } from '../services/vocabulary.js';
 import { createBalancer } from './balancer/index.js';
 import { loadTls, type TlsPair } from './balancer/tls.js';
 import { loadBalancerConfig, type BalancerConfig } from './config.js';
 import { controlPlane } from './control/plugin.js';
-import { labPage } from './lab-page.js';
+import { dashboardOriginsFor, labPage } from './lab-page.js';
 
 // The admin port's own connection budget: the dashboards, the launcher and a few curls.
 // The public port's caps keep file descriptors for it; this keeps it from taking them all.
@@ -37,9 +37,19 @@ try {
 
 const log = pino({ level: config.logLevel, base: { instance: 'balancer' } });
 // The "be a user" page is served in front of the balancer, on the public origin (real cookies).
-const balancer = createBalancer(config, log, { front: labPage() });
+// It may be framed by the dashboard only, whose origin is known once the admin port listens.
+let dashboardOrigins: string[] = [];
+const balancer = createBalancer(config, log, { front: labPage({ frameAncestors: () => dashboardOrigins }) });
 const httpsServer = tls ? balancer.attachTls(tls) : undefined;
-const admin = Fastify({ loggerInstance: log });
+// Fastify's two lines per request would be noise here: a dashboard, a compose healthcheck and
+// scripts read /api/state all day. One line per admin write (a switch, a crash) at info, reads at debug.
+const admin = Fastify({ loggerInstance: log, logController: new LogController({ disableRequestLogging: true }) });
+admin.addHook('onResponse', (request, reply, done) => {
+  const entry = { method: request.method, url: request.url, status: reply.statusCode };
+  if (request.method === 'GET' || request.method === 'HEAD') request.log.debug(entry, 'admin read');
+  else request.log.info(entry, 'admin request');
+  done();
+});
 await admin.register(controlPlane, { balancer, config, log });
 admin.server.maxConnections = ADMIN_MAX_CONNECTIONS;
 
@@ -73,6 +83,7 @@ if (httpsServer) await listenOrExit('HTTPS', 'HTTPS_PORT', () => listenOn(httpsS
 await listenOrExit('admin', 'ADMIN_PORT', () => admin.listen({ host: config.adminHost, port: config.adminPort }), config.adminPort);
 const port = (balancer.server.address() as { port: number }).port;
 const adminPort = (admin.server.address() as { port: number }).port;
+dashboardOrigins = dashboardOriginsFor(config.adminHost, adminPort);
 const httpsPort = httpsServer ? (httpsServer.address() as { port: number }).port : undefined;
 log.info({ port, adminPort, httpsPort, routing: config.routing, store: config.store }, 'balancer ready');
 process.send?.({ type: 'ready', instance: 'balancer', port, adminPort, httpsPort });

@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -68,7 +68,8 @@ const unknown = only.filter((n) => !names.groups.includes(n) && !names.rows.incl
 if (unknown.length > 0) cli.fail(`unknown row or group: ${unknown.join(', ')} (rows: ${names.rows.join(', ')}; groups: ${names.groups.join(', ')})`);
 
 const standard = !args.quick && !args['cpu-prof'] && only.length === 0 && args.rounds === undefined && args.duration === undefined && args.connections === undefined;
-const outDir = resolve(args.out ?? (standard ? 'bench-results' : join(tmpdir(), 'coatcheck-bench')));
+// A run of its own for --quick or --only: two runs at once must not overwrite each other's results.
+const outDir = resolve(args.out ?? (standard ? 'bench-results' : mkdtempSync(join(tmpdir(), 'coatcheck-bench-'))));
 
 // Ctrl-C: stop every child this run started, then exit.
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {

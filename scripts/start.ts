@@ -79,8 +79,9 @@ function banner(lab: Lab): string {
   const url = `http://localhost:${new URL(lab.url).port}`;
   const lines = [
     '',
-    `coatcheck lab: ${mode ? `mode ${mode}` : 'custom mode'} (routing ${lab.routing}, store ${lab.store}), ${lab.instances.length} instances`,
-    mode ? `  ${MODES[mode].summary}` : '',
+    `coatcheck lab: ${mode ? `mode ${mode}` : 'custom mode'} (routing ${lab.routing}, store ${lab.store}), ${lab.instances.length} ${lab.instances.length === 1 ? 'instance' : 'instances'}`,
+    // With one instance there is no other desk to land on: nobody is "randomly" logged out yet.
+    lab.instances.length === 1 ? '  one instance: every request finds its logbook; add instances to see the bug' : mode ? `  ${MODES[mode].summary}` : '',
     '',
     `  balancer   ${url}   the lesson API: POST /login, GET /profile, POST /logout`,
     `  dashboard  ${lab.adminUrl}/   the live lab in a browser (admin port, loopback only)`,

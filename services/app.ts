@@ -4,7 +4,8 @@ import fastifySession from '@fastify/session';
 import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { AccountBook } from './accounts.js';
 import type { AppConfig } from './config.js';
-import { readSessionCookie, writeSessionCookie } from './cookie-policy.js';
+import { clearTossedCookies, cookieValues, HOST_PREFIX, readSessionCookie, writeSessionCookie } from './cookie-policy.js';
+import { refuseCrossOrigin } from './cross-origin.js';
 import { Drain } from './drain.js';
 import { StoreUnavailableError } from './vocabulary.js';
 import { forwardedProof } from './forwarded-proof.js';
@@ -67,6 +68,7 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}): P
     },
     config.store,
     config.sessionTtlSeconds,
+    config.sessionMaxPerUser,
   );
   // Before every other hook: what X-Forwarded-* says must be settled before anyone reads request.ip.
   if (config.trustProxyToken) app.addHook('onRequest', forwardedProof(config.trustProxyToken));
@@ -87,14 +89,44 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}): P
     // Every answer is about a session (a cookie, a user, a cart) or this instance's live state:
     // none may be kept by a browser or a shared cache and shown to the next person.
     reply.header('cache-control', 'no-store');
+    // JSON is JSON: no browser may guess otherwise and run an answer as a script or a page.
+    reply.header('x-content-type-options', 'nosniff');
     done();
   });
+  app.addHook('onRequest', refuseCrossOrigin(config.instanceId));
 
   // JSON only: a form or text/plain body gets 415, which also closes the login-CSRF door
   // (a cross-site form cannot send application/json without a CORS preflight).
   app.removeContentTypeParser(['text/plain']);
 
   await app.register(fastifyCookie, { secret: config.sessionSecrets });
+  // Two session cookies in one request (cookie tossing: a page on another port of this host set
+  // `sid` at a longer path, which the browser sends first) are ambiguous. Acting on the first
+  // would make the victim browse as the attacker, and a write would re-issue the attacker's
+  // cookie at Path=/. So neither counts: login goes ahead as a fresh visitor (it issues a new
+  // session anyway), every other route gets 400 saying what to clear, and the copies that can
+  // be told apart from ours (any path but `/`) are deleted in the same answer.
+  app.addHook('onRequest', async (request, reply) => {
+    const https = request.protocol === 'https';
+    const name = https ? HOST_PREFIX + config.cookieName : config.cookieName;
+    const count = cookieValues(request.headers.cookie, name).length;
+    if (count < 2) return;
+    const path = request.url.split('?')[0]!;
+    if (!https) reply.header('set-cookie', clearTossedCookies(config.cookieName, path));
+    if (request.method === 'POST' && path === '/login') {
+      delete request.cookies[config.cookieName];
+      delete request.cookies[HOST_PREFIX + config.cookieName];
+      return;
+    }
+    return reply.code(400).send({
+      error: 'ambiguous_session_cookie',
+      message:
+        `this request carries ${count} "${name}" cookies, and only one can be yours: another page on this host ` +
+        `(another port, or a sibling subdomain) may have set one. Copies at paths other than "/" were deleted with this ` +
+        `answer; if this persists, clear this site's cookies, then log in again`,
+      servedBy: config.instanceId,
+    });
+  });
   // Between cookie parsing and the session lookup: over HTTPS the session lives in `__Host-<name>`.
   app.addHook('onRequest', (request, _reply, done) => {
     readSessionCookie(request.cookies, config.cookieName, request.protocol === 'https');
@@ -133,7 +165,8 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}): P
     if (header !== undefined) {
       let lines = Array.isArray(header) ? header.map(String) : [String(header)];
       const count = lines.length;
-      if (request.session !== null) lines = lines.filter((line) => !line.startsWith(`${config.cookieName}=;`));
+      // Only the plugin's own clearing (Path=/): the deletions of tossed copies at other paths stay.
+      if (request.session !== null) lines = lines.filter((line) => !(line.startsWith(`${config.cookieName}=;`) && /;\s*path=\/(;|$)/i.test(line)));
       const https = request.protocol === 'https';
       if (https || lines.length !== count) {
         // reply.header() appends to set-cookie instead of replacing it.

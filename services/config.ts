@@ -49,6 +49,20 @@ export interface AppConfig {
   loginMaxFailures: number;
   loginMaxFailuresPerIp: number;
   loginWindowSeconds: number;
+  /**
+   * Successful logins per window of loginWindowSeconds: loginMaxPerAccount for one account from
+   * anywhere, loginMaxPerIp from one client address. Beyond them, 429 before any scrypt.
+   */
+  loginMaxPerAccount: number;
+  loginMaxPerIp: number;
+  /** Live sessions one user may hold; a login beyond it ends the one due to expire first. */
+  sessionMaxPerUser: number;
+  /** Password checks (scrypt) at once; the rest wait in a fair queue, round robin over accounts. */
+  loginHashConcurrency: number;
+  /** Password checks one account may have running or waiting; the next gets 429 at once. */
+  loginHashQueuePerAccount: number;
+  /** Password checks waiting in all; the next gets 503 at once. */
+  loginHashQueueMax: number;
   /** On SIGTERM: longest wait for the balancer to see /health say "draining" before closing. */
   drainMaxMs: number;
 }
@@ -105,6 +119,12 @@ export function loadConfig(env: Env = process.env): AppConfig {
     loginMaxFailures: int(env, 'LOGIN_MAX_FAILURES', 5, 1, 1_000_000),
     loginMaxFailuresPerIp: int(env, 'LOGIN_MAX_FAILURES_PER_IP', 100, 1, 1_000_000),
     loginWindowSeconds: int(env, 'LOGIN_WINDOW_SECONDS', 60, 1, 24 * 3600),
+    loginMaxPerAccount: int(env, 'LOGIN_MAX_PER_ACCOUNT', 120, 1, 1_000_000),
+    loginMaxPerIp: int(env, 'LOGIN_MAX_PER_IP', 600, 1, 1_000_000),
+    sessionMaxPerUser: int(env, 'SESSION_MAX_PER_USER', 100, 1, 1_000_000),
+    loginHashConcurrency: int(env, 'LOGIN_HASH_CONCURRENCY', 2, 1, 64),
+    loginHashQueuePerAccount: int(env, 'LOGIN_HASH_QUEUE_PER_ACCOUNT', 8, 1, 10_000),
+    loginHashQueueMax: int(env, 'LOGIN_HASH_QUEUE_MAX', 64, 1, 100_000),
     drainMaxMs: int(env, 'DRAIN_MAX_MS', 3000, 0, 60_000),
   };
 }

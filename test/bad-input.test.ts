@@ -87,10 +87,14 @@ describe('bad input through the balancer: a clear 4xx JSON error, nothing crashe
     expect((await user.profile()).status).toBe(200);
   });
 
-  it('duplicated cookies: the first one counts, whatever follows', async () => {
+  it('duplicated cookies: neither counts (400 ambiguous_session_cookie), whatever the order', async () => {
     const real = user.jar.get('sid')!;
-    expect((await fetch(`${lab.url}/profile`, { headers: { cookie: `sid=${real}; sid=garbage` } })).status).toBe(200);
-    expect((await fetch(`${lab.url}/profile`, { headers: { cookie: `sid=garbage; sid=${real}` } })).status).toBe(401);
+    for (const cookie of [`sid=${real}; sid=garbage`, `sid=garbage; sid=${real}`]) {
+      const response = await fetch(`${lab.url}/profile`, { headers: { cookie } });
+      expect(response.status).toBe(400);
+      expect(((await response.json()) as { error: string }).error).toBe('ambiguous_session_cookie');
+    }
+    expect((await user.profile()).status).toBe(200);
   });
 
   it('headers over the limit: 431 from the balancer, as JSON', async () => {

@@ -212,6 +212,16 @@ describe('the live dashboard', () => {
     expect((await fetch(`${lab.url}/__lab/../api/state`)).status).toBe(404);
   });
 
+  it('shows a 15 KB request path from the public port bounded, without widening the page', async () => {
+    const long = `/${'w'.repeat(15_000)}`;
+    expect((await fetch(lab.url + long)).status).toBe(404);
+    const line = page.locator('.card .recent li', { hasText: '/wwww' }).first();
+    await line.waitFor();
+    expect(((await line.textContent()) ?? '').length).toBeLessThan(120);
+    const { scrollWidth, innerWidth } = await page.evaluate(() => ({ scrollWidth: document.documentElement.scrollWidth, innerWidth: window.innerWidth }));
+    expect(scrollWidth).toBeLessThanOrEqual(innerWidth);
+  });
+
   it('says the launcher-only controls are not available without a launcher (as under docker compose)', async () => {
     // A second balancer in front of the same instances, started directly: it has an IPC channel
     // but nobody answers on it, as in a container.

@@ -139,4 +139,36 @@ describe('login throttle (count first, then check)', () => {
       if (verdict.allowed) await throttle.succeeded(verdict.ticket);
     }
   });
+
+  it('bounds successful logins per account (from any address) and per address, before any password check', async () => {
+    const counter = memory();
+    const throttle = new LoginThrottle(() => counter, { ...LIMITS, loginsPerAccount: 3, loginsPerAddress: 5 });
+    for (let i = 0; i < 3; i++) {
+      const verdict = await throttle.reserve('bob', `198.51.100.${i}`);
+      expect(verdict.allowed).toBe(true);
+      if (verdict.allowed) await throttle.succeeded(verdict.ticket);
+    }
+    expect(await throttle.reserve('bob', '198.51.100.9')).toMatchObject({ allowed: false, reason: 'logins' });
+    for (let i = 0; i < 2; i++) {
+      const verdict = await throttle.reserve(`user-${i}`, '198.51.100.0');
+      if (verdict.allowed) await throttle.succeeded(verdict.ticket);
+    }
+    // 198.51.100.0 has made 1 + 2 logins; two more accounts would make 5, the sixth is refused.
+    const more = await Promise.all(['x', 'y', 'z'].map((name) => throttle.reserve(name, '198.51.100.0')));
+    expect(more.map((v) => v.allowed)).toEqual([true, true, false]);
+  });
+
+  it('failures never use up the owner’s logins: a failed or refused attempt gives its login slot back', async () => {
+    const counter = memory();
+    const throttle = new LoginThrottle(() => counter, { ...LIMITS, loginsPerAccount: 2 });
+    // A stranger fails on purpose from many addresses, far past the failure limits of each.
+    for (let a = 0; a < 4; a++) {
+      for (let i = 0; i < 10; i++) {
+        const verdict = await throttle.reserve('bob', `203.0.113.${a}`);
+        if (verdict.allowed) await throttle.failed(verdict.ticket);
+      }
+    }
+    const owner = await throttle.reserve('bob', '198.51.100.7');
+    expect(owner.allowed).toBe(true);
+  });
 });

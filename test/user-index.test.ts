@@ -90,3 +90,30 @@ describe('memory user index under many sessions of one user', () => {
     expect(await index.take(bob)).toEqual(['live']);
   });
 });
+
+describe('the per-user cap (SESSION_MAX_PER_USER)', () => {
+  let connection: RedisConnection;
+  beforeAll(async () => {
+    connection = new RedisConnection({ url: inject('redisUrl') });
+    expect(await connection.whenReady(5000)).toBe(true);
+  });
+  afterAll(() => connection.close());
+
+  const kinds: Array<[string, () => UserIndex]> = [
+    ['memory', () => new MemoryUserIndex()],
+    ['redis', () => new RedisUserIndex(connection, `test:cap:${randomBytes(4).toString('hex')}:`)],
+  ];
+  for (const [kind, make] of kinds) {
+    it(`${kind}: beyond the cap the sessions due to expire first are returned and forgotten`, async () => {
+      const index = make();
+      const bob = user();
+      expect(await index.add(bob, 's1', 10, 2)).toEqual([]);
+      expect(await index.add(bob, 's2', 20, 2)).toEqual([]);
+      expect(await index.add(bob, 's3', 30, 2)).toEqual(['s1']);
+      // A refresh moves a session to the back of the line.
+      expect(await index.add(bob, 's2', 40, 2)).toEqual([]);
+      expect(await index.add(bob, 's4', 50, 2)).toEqual(['s3']);
+      expect((await index.take(bob)).sort()).toEqual(['s2', 's4']);
+    });
+  }
+});

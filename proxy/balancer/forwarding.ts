@@ -4,6 +4,7 @@ import { Readable } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import type { BalancerConfig } from '../config.js';
 import { PROXY_TOKEN_HEADER } from '../../services/vocabulary.js';
+import { clearTossedCookies, cookieValues, HOST_PREFIX } from '../../services/cookie-policy.js';
 import { cleanRequestHeaders, cleanResponseHeaders } from './headers.js';
 import { httpProxy } from './http-proxy.js';
 import type { Pool, PoolBackend } from './pool.js';
@@ -27,6 +28,13 @@ export interface ServedEvent {
   status: number;
 }
 
+/** Longest path the traffic events carry: anyone can send a 16 KB path, and the dashboard shows it on a projector. */
+export const EVENT_PATH_MAX = 64;
+
+function shortPath(path: string): string {
+  return path.length <= EVENT_PATH_MAX ? path : `${path.slice(0, EVENT_PATH_MAX - 1)}…`;
+}
+
 /** Answers a request itself (true) before the balancer would forward it; given the canonical path. */
 export type FrontRoute = (req: IncomingMessage, res: ServerResponse, path: string) => boolean;
 
@@ -42,6 +50,8 @@ interface Attempt {
   body: Buffer | null;
   backend: PoolBackend | null;
   setAffinity: boolean;
+  /** Set-Cookie lines deleting tossed copies of the affinity cookie (see affinityOf). */
+  clearAffinity: string[];
   timedOut: boolean;
 }
 
@@ -65,17 +75,29 @@ export function sendJson(res: ServerResponse, status: number, body: object, head
     res.destroy();
     return;
   }
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', ...headers });
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', ...headers });
   res.end(JSON.stringify(body));
 }
 
-function readCookie(header: string | undefined, name: string): string | undefined {
-  if (!header) return undefined;
-  for (const part of header.split(';')) {
-    const eq = part.indexOf('=');
-    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
-  }
-  return undefined;
+/**
+ * The affinity cookie's name: over HTTPS `__Host-<name>`, which only this origin over HTTPS can
+ * set (Secure, Path=/, no Domain), so a plain-HTTP page cannot plant a forged pin.
+ */
+function affinityName(req: IncomingMessage, name: string): string {
+  return (req.socket as TLSSocket).encrypted ? HOST_PREFIX + name : name;
+}
+
+/**
+ * The pinned instance, when the client sent exactly one pin. Two pins are ambiguous: a page on
+ * another port of this host can toss `coatcheck_lb=<another instance>; path=/profile`, which the
+ * browser sends first, for a lasting 401 in sticky mode. Neither is honoured then, none is
+ * re-issued (that would overwrite the real one at Path=/), and the copies at longer paths are deleted.
+ */
+function affinityOf(req: IncomingMessage, name: string, path: string): { affinity: string | undefined; ambiguous: boolean; clear: string[] } {
+  const cookie = affinityName(req, name);
+  const values = cookieValues(req.headers.cookie, cookie);
+  if (values.length < 2) return { affinity: values[0], ambiguous: false, clear: [] };
+  return { affinity: undefined, ambiguous: true, clear: (req.socket as TLSSocket).encrypted ? [] : clearTossedCookies(cookie, path) };
 }
 
 /** Reads a small request body so it can be sent again if the first instance refuses it. */
@@ -152,14 +174,17 @@ export function createForwarder(options: {
     cleanResponseHeaders(proxyRes.headers);
     const attempt = attempts.get(req);
     if (attempt?.backend) {
-      const served: ServedEvent = { instance: attempt.backend.id, method: req.method ?? 'GET', path: attempt.path, status: proxyRes.statusCode ?? 0 };
+      const served: ServedEvent = { instance: attempt.backend.id, method: req.method ?? 'GET', path: shortPath(attempt.path), status: proxyRes.statusCode ?? 0 };
       traffic.emit('served', served);
     }
     if (attempt?.setAffinity && attempt.backend) {
       const secure = (req.socket as TLSSocket).encrypted ? '; Secure' : '';
-      const pin = `${config.affinityCookie}=${attempt.backend.id}; Path=/; HttpOnly; SameSite=Lax${secure}`;
+      const pin = `${affinityName(req, config.affinityCookie)}=${attempt.backend.id}; Path=/; HttpOnly; SameSite=Lax${secure}`;
       const existing = proxyRes.headers['set-cookie'] ?? [];
       proxyRes.headers['set-cookie'] = [...existing, pin];
+    }
+    if (attempt && attempt.clearAffinity.length > 0) {
+      proxyRes.headers['set-cookie'] = [...(proxyRes.headers['set-cookie'] ?? []), ...attempt.clearAffinity];
     }
   });
 
@@ -184,16 +209,18 @@ export function createForwarder(options: {
 
   function forward(req: IncomingMessage, res: ServerResponse, attempt: Attempt): void {
     const routing = options.strategy();
+    // Only cookie routing reads the affinity cookie: no need to scan every Cookie header.
+    const pin = routing.kind === 'cookie' ? affinityOf(req, config.affinityCookie, attempt.path) : undefined;
     const decision = routing.pick(
       // Only a retry needs a list without the instances already tried: no copy on the first attempt.
       attempt.tried.size === 0 ? pool.backends : pool.backends.filter((b) => !attempt.tried.has(b.id)),
-      // Only cookie routing reads the affinity cookie: no need to scan every Cookie header.
-      { clientIp: req.socket.remoteAddress ?? '', affinity: routing.kind === 'cookie' ? readCookie(req.headers.cookie, config.affinityCookie) : undefined },
+      { clientIp: req.socket.remoteAddress ?? '', affinity: pin?.affinity },
     );
     if (!decision) return noInstance(res, 'every app instance is down; the balancer will retry them, try again shortly');
     const backend = decision.backend as PoolBackend;
     attempt.backend = backend;
-    attempt.setAffinity = decision.setAffinity || attempt.setAffinity;
+    attempt.setAffinity = (decision.setAffinity || attempt.setAffinity) && !pin?.ambiguous;
+    attempt.clearAffinity = pin?.clear ?? [];
     attempt.tried.add(backend.id);
     backend.requests++;
 
@@ -253,7 +280,7 @@ export function createForwarder(options: {
     // instance's port directly cannot forge them.
     if (config.trustProxyToken) req.headers[PROXY_TOKEN_HEADER] = config.trustProxyToken;
 
-    const attempt: Attempt = { url: target.url, path: target.path, tried: new Set(), body: null, backend: null, setAffinity: false, timedOut: false };
+    const attempt: Attempt = { url: target.url, path: target.path, tried: new Set(), body: null, backend: null, setAffinity: false, clearAffinity: [], timedOut: false };
     attempts.set(req, attempt);
     if (hasBody(req)) {
       const body = await readBody(req, config.maxBodyBytes);

@@ -167,7 +167,7 @@ function renderInstances(instances) {
     c.unauthorized.textContent = String(instance.unauthorized);
     c.total.textContent = String(instance.requests);
     c.recent.replaceChildren(
-      ...instance.recent.map((r) => el('li', { class: `s${r.status}` }, `${r.method} ${r.path} ${r.status} · ${ago(r.at)}`)),
+      ...instance.recent.map((r) => el('li', { class: `s${r.status}` }, `${bounded(r.method, 10)} ${bounded(r.path, 64)} ${r.status} · ${ago(r.at)}`)),
     );
     const stopped = instance.lifecycle === 'stopped';
     c.stopStart.dataset.action = stopped ? 'start' : 'stop';
@@ -408,3 +408,9 @@ setInterval(() => {
 }, 1000);
 window.addEventListener('resize', draw);
 connect();
+
+/** Text from the public side (anyone can choose a request path): at most `max` characters. */
+function bounded(text, max) {
+  const value = String(text ?? '');
+  return value.length <= max ? value : `${value.slice(0, max - 1)}…`;
+}

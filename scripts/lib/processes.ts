@@ -47,6 +47,11 @@ export function startNode(
     execArgv: [...execArgv, ...(options.nodeArgs ?? [])],
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    // A process group of its own: Ctrl-C in the terminal reaches the launcher only, which then
+    // stops each child once (SIGTERM, a graceful drain). In the terminal's group, every child
+    // would get the SIGINT and then the launcher's SIGTERM, and skip its drain ("second signal").
+    // A child whose launcher dies anyway notices the IPC channel close and stops.
+    detached: true,
   });
   const tail: string[] = [];
   for (const stream of ['stdout', 'stderr'] as const) {

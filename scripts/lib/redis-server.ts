@@ -60,7 +60,9 @@ async function startOnce(options: RedisServerOptions, port: number): Promise<Red
     '--daemonize', 'no',
     '--loglevel', 'warning',
   ];
-  const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  // Its own process group, like the lab's node children: Ctrl-C reaches the launcher only, which
+  // stops Redis last, after the instances that use it have drained.
+  const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let output = '';
   child.stdout.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr.on('data', (d: Buffer) => (output += d.toString()));

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { FastifySessionObject } from '@fastify/session';
-import type { AccountBook } from '../accounts.js';
+import { normalizeUsername, type AccountBook, type PublicUser } from '../accounts.js';
+import { HashQueue, HashQueueFullError } from '../hash-queue.js';
 import type { AppConfig } from '../config.js';
 import type { SwitchableStore } from '../stores/switchable.js';
 import { destroySession, getSession } from '../stores/types.js';
@@ -35,7 +36,14 @@ export function authRoutes(app: FastifyInstance, config: AppConfig, accounts: Ac
   const throttle = new LoginThrottle(() => store.attempts, {
     perAccountAndAddress: config.loginMaxFailures,
     perAddress: config.loginMaxFailuresPerIp,
+    loginsPerAccount: config.loginMaxPerAccount,
+    loginsPerAddress: config.loginMaxPerIp,
     windowSeconds: config.loginWindowSeconds,
+  });
+  const hashing = new HashQueue({
+    concurrency: config.loginHashConcurrency,
+    perKey: config.loginHashQueuePerAccount,
+    waiting: config.loginHashQueueMax,
   });
   const loggedIn = { preHandler: requireLogin(config, store) };
 
@@ -63,12 +71,34 @@ export function authRoutes(app: FastifyInstance, config: AppConfig, accounts: Ac
         .header('retry-after', String(verdict.retryAfterSeconds))
         .send({
           error: 'too_many_attempts',
-          message: `too many failed logins from this address; try again in ${verdict.retryAfterSeconds}s`,
+          message:
+            verdict.reason === 'failures'
+              ? `too many failed logins from this address; try again in ${verdict.retryAfterSeconds}s`
+              : `too many logins for this account or from this address; try again in ${verdict.retryAfterSeconds}s`,
           servedBy: id,
         });
     }
-    const user = await accounts.authenticate(username, password);
+    let user: PublicUser | null;
+    try {
+      // One account's flood waits behind itself: the queue takes accounts in turn.
+      user = await hashing.run(normalizeUsername(username), () => accounts.authenticate(username, password));
+    } catch (err) {
+      if (!(err instanceof HashQueueFullError)) throw err;
+      await throttle.abandoned(verdict.ticket);
+      return reply
+        .code(err.scope === 'account' ? 429 : 503)
+        .header('retry-after', '1')
+        .send({
+          error: err.scope === 'account' ? 'too_many_attempts' : 'busy',
+          message:
+            err.scope === 'account'
+              ? 'too many logins for this account are already being checked; try again in a second'
+              : 'this instance is checking too many passwords at once; try again in a second',
+          servedBy: id,
+        });
+    }
     if (!user) {
+      await throttle.failed(verdict.ticket);
       // One answer for unknown user and wrong password: never reveal which accounts exist.
       return reply.code(401).send({ error: 'invalid_credentials', message: 'wrong username or password', servedBy: id });
     }
@@ -106,7 +136,14 @@ export function authRoutes(app: FastifyInstance, config: AppConfig, accounts: Ac
   app.post('/logout', async (request, reply) => {
     const wasLoggedIn = Boolean(request.session.user);
     // Destroy server-side, so a copy of the old cookie is dead on every instance that shares this store.
-    if (request.cookies[config.cookieName]) await request.session.destroy();
+    const raw = request.cookies[config.cookieName];
+    if (raw) {
+      // By the cookie's own id, in every store this instance has opened: a session the active
+      // store does not know (written before a store switch) must not outlive its logout.
+      const signed = request.unsignCookie(raw);
+      if (signed.valid && signed.value) await destroySession(store, signed.value);
+      await request.session.destroy();
+    }
     reply.clearCookie(config.cookieName, { path: '/' });
     return { loggedOut: wasLoggedIn, servedBy: id };
   });

@@ -2,7 +2,7 @@ import type { Session } from 'fastify';
 import type { StoreKind } from '../vocabulary.js';
 import type { AttemptCounter } from '../throttle/types.js';
 import type { UserIndex } from '../user-index/types.js';
-import { ttlSeconds, type SessionStore } from './types.js';
+import { destroySession, ttlSeconds, type SessionStore } from './types.js';
 
 /**
  * What one store kind provides: the sessions, and beside them the login counters and the
@@ -30,6 +30,8 @@ export class SwitchableStore implements SessionStore {
     private readonly backings: Partial<Record<StoreKind, () => Backing>>,
     initial: StoreKind,
     private readonly defaultTtlSeconds: number,
+    /** Live sessions one user may hold (in the active store); a login beyond it ends the oldest. */
+    private readonly maxSessionsPerUser = Infinity,
   ) {
     this.active = this.open(initial);
   }
@@ -87,12 +89,26 @@ export class SwitchableStore implements SessionStore {
     store.set(sessionId, session, (err) => {
       const username = session.user?.username;
       if (err || !username) return callback(err);
-      users.add(username, sessionId, ttlSeconds(session, this.defaultTtlSeconds)).then(() => callback(), callback);
+      users
+        .add(username, sessionId, ttlSeconds(session, this.defaultTtlSeconds), this.maxSessionsPerUser)
+        // Over the cap: the sessions due to expire first end now, so one account cannot pile up
+        // a thousand live sessions (each a row in the store) by logging in again and again.
+        .then((evicted) => Promise.all(evicted.map((id) => destroySession(store, id))))
+        .then(() => callback(), callback);
     });
   }
 
+  /**
+   * Ends the session in every store this instance has opened, not only the active one. After a
+   * switch (memory -> redis -> memory), the memory store still holds the sessions written before
+   * the first switch: a logout while redis was active must not leave them to come back to life.
+   */
   destroy(sessionId: string, callback: (err?: unknown) => void): void {
-    this.active.store.destroy(sessionId, callback);
+    const others = [...this.built.values()].filter((b) => b !== this.active).map((b) => b.store);
+    Promise.all([destroySession(this.active.store, sessionId), ...others.map((store) => destroySession(store, sessionId).catch(() => undefined))]).then(
+      () => callback(),
+      callback,
+    );
   }
 
   ping(): Promise<boolean> {

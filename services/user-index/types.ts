@@ -4,8 +4,12 @@
  * idle-timeout refresh), so a session kept alive by use stays in the index too.
  */
 export interface UserIndex {
-  /** `sessionId` belongs to `username` and lives `ttlSeconds` more. */
-  add(username: string, sessionId: string, ttlSeconds: number): Promise<void>;
+  /**
+   * `sessionId` belongs to `username` and lives `ttlSeconds` more. With `maxSessions`, the user
+   * keeps at most that many: the ones due to expire first are dropped from the index and
+   * returned, for the caller to end (one step, so concurrent logins cannot each slip under the cap).
+   */
+  add(username: string, sessionId: string, ttlSeconds: number, maxSessions?: number): Promise<string[]>;
   /** The ids of the user's sessions that may still live; the index forgets them. */
   take(username: string): Promise<string[]>;
 }
