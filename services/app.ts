@@ -62,7 +62,8 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}): P
             keyPrefix: config.redisKeyPrefix,
             defaultTtlSeconds: config.sessionTtlSeconds,
             autoPipelining: config.redisAutoPipelining,
-            onError: (err) => app.log.warn({ err: err.message }, 'redis connection problem'),
+            onError: (err) => app.log.warn({ err: err.message }, 'redis connection problem: requests needing the store get 503 until it answers'),
+            onRecover: () => app.log.info('redis answers again'),
           }),
       }),
     },
@@ -177,9 +178,14 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}): P
     done(null, payload);
   });
 
+  // A store outage fails every request that needs it: one warning per outage-sized gap, not per request.
+  let lastStoreWarning = 0;
   app.setErrorHandler((error: FastifyError, request, reply) => {
     if (error instanceof StoreUnavailableError) {
-      request.log.warn({ err: error.message }, 'session store unavailable');
+      const now = Date.now();
+      if (now - lastStoreWarning > 5000) request.log.warn({ err: error.message }, 'session store unavailable: answering 503 with Retry-After');
+      else request.log.debug({ err: error.message }, 'session store unavailable');
+      lastStoreWarning = now;
       return reply
         .code(503)
         .header('retry-after', '1')

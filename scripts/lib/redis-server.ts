@@ -60,9 +60,9 @@ async function startOnce(options: RedisServerOptions, port: number): Promise<Red
     '--daemonize', 'no',
     '--loglevel', 'warning',
   ];
-  // Its own process group, like the lab's node children: Ctrl-C reaches the launcher only, which
-  // stops Redis last, after the instances that use it have drained.
-  const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  // In its parent's process group (unlike the lab's node children): a redis-server cannot notice
+  // that its parent died, so a Ctrl-C or a kill of the whole group must reach it directly.
+  const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr.on('data', (d: Buffer) => (output += d.toString()));

@@ -7,7 +7,10 @@ export interface RedisConnectionOptions {
   autoPipelining?: boolean;
   /** How long one command may take before the request gets a 503. */
   commandTimeoutMs?: number;
+  /** Once per outage: the first error after the connection was fine (ioredis repeats it at every retry). */
   onError?: (err: Error) => void;
+  /** When Redis answers again after an outage. */
+  onRecover?: () => void;
 }
 
 /**
@@ -33,8 +36,19 @@ export class RedisConnection {
       connectTimeout: 1000,
       retryStrategy: (attempt) => Math.min(attempt * 100, 1000),
     });
-    // Without a listener ioredis prints every reconnect failure as an unhandled error.
-    this.client.on('error', (err: Error) => options.onError?.(err));
+    // Without a listener ioredis prints every reconnect failure as an unhandled error. It reports
+    // one per retry (several a second): the log gets the outage's start and its end, not each retry.
+    let failing = false;
+    this.client.on('error', (err: Error) => {
+      if (failing) return;
+      failing = true;
+      options.onError?.(err);
+    });
+    this.client.on('ready', () => {
+      if (!failing) return;
+      failing = false;
+      options.onRecover?.();
+    });
     this.client.connect().catch(() => {
       /* reported through 'error'; retryStrategy keeps trying */
     });
