@@ -19,6 +19,8 @@ export interface AdminState {
   mode: ModeName | null;
   instances: InstanceState[];
   stats: { requests: number; retries: number; failed: number };
+  /** The balancer process's V8 heap in use: RSS also counts the young generation V8 reserves as traffic grows. */
+  heapUsedMiB: number;
 }
 
 /** The admin API answered with an error, or could not be reached (status null). */

@@ -48,5 +48,6 @@ export function adminView(state: LabState, balancer: Balancer): AdminState {
     mode: state.mode,
     instances: state.instances.map(({ id, url, up, store, storeOk, lastError }) => ({ id, url, up, store, storeOk, lastError, requests: requests.get(id) ?? 0 })),
     stats: { ...balancer.stats },
+    heapUsedMiB: Math.round((process.memoryUsage().heapUsed / 1048576) * 10) / 10,
   };
 }

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import https from 'node:https';
 import net from 'node:net';
 import type { AdminState } from '../../proxy/clients/admin-client.js';
@@ -61,13 +60,6 @@ export function rawRequest(url: string, payload: string | Buffer, timeoutMs = 50
     socket.on('error', reject);
     socket.on('close', () => resolve({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0), text }));
   });
-}
-
-/** A process's resident memory in MiB, from /proc (Linux). */
-export function rssMiB(pid: number): number {
-  const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  if (!match) throw new Error(`no VmRSS for pid ${pid}`);
-  return Number(match[1]) / 1024;
 }
 
 /** The cookie attributes of one Set-Cookie line, lower-cased names: { name, value, path, httponly, ... }. */
