@@ -76,11 +76,18 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}): P
   app.decorate('sessionStore', store);
   const drain = new Drain();
   app.decorate('drain', drain);
-  // While draining, every answer asks the balancer to drop its kept-alive connection, so
-  // nothing new arrives on it once the server closes (that would be a 503 "closing").
-  app.addHook('onRequest', (_request, reply, done) => {
-    if (drain.draining) reply.header('connection', 'close');
+  // While draining or closing, every answer asks its client to drop the kept-alive connection, so
+  // nothing new arrives on it once the server closes (that would be a 503 "closing"). Decided when
+  // the answer is sent, not when the request came: a request already in flight when close() began
+  // would otherwise leave an idle kept-alive socket that close() waits for (up to keepAliveTimeout).
+  let closing = false;
+  app.addHook('preClose', (done) => {
+    closing = true;
     done();
+  });
+  app.addHook('onSend', (_request, reply, payload, done) => {
+    if (drain.draining || closing) reply.header('connection', 'close');
+    done(null, payload);
   });
   app.addHook('onClose', () => store.close());
 

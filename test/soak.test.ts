@@ -94,8 +94,10 @@ describe(`soak: ${SOAK_MS / 1000} s of mixed traffic in redis mode`, () => {
     expect(counts.requests).toBeGreaterThan(200);
     for (const g of growth) {
       expect(g.samples).toBeGreaterThanOrEqual(6);
-      // Flat, with room for GC timing: a leak of one object per request would be far beyond this.
-      expect(g.last - g.first, `${g.name} grew from ${g.first} to ${g.last} MiB`).toBeLessThan(25);
+      // Flat, with room for GC timing: without a full collection, old-space garbage moved the
+      // balancer's heap by up to 28 MiB over 12 s (13,000 requests). Keeping a session or a request
+      // per request would be several KiB each, 50+ MiB here. Smaller leaks: the chaos run's bound.
+      expect(g.last - g.first, `${g.name} grew from ${g.first} to ${g.last} MiB`).toBeLessThan(48);
     }
   });
 });
