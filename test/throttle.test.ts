@@ -1,8 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inject } from 'vitest';
-import { RedisConnection } from '../services/stores/redis-connection.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { realRedis } from './helpers/redis.js';
 import { LoginThrottle, type ThrottleVerdict } from '../services/throttle/login.js';
 import { MemoryAttemptCounter } from '../services/throttle/memory.js';
 import { RedisAttemptCounter } from '../services/throttle/redis.js';
@@ -63,28 +61,18 @@ describe('memory attempt counter', () => {
 
 describe('redis attempt counter (real redis-server)', () => {
   const prefix = `test:throttle:${randomBytes(4).toString('hex')}:`;
-  let connection: RedisConnection;
-  let redis: Redis;
-  beforeAll(async () => {
-    connection = new RedisConnection({ url: inject('redisUrl') });
-    redis = new Redis(inject('redisUrl'));
-    expect(await connection.whenReady(5000)).toBe(true);
-  });
-  afterAll(async () => {
-    await connection.close();
-    redis.disconnect();
-  });
+  const real = realRedis();
 
-  counterContract('redis', () => new RedisAttemptCounter(connection, prefix));
+  counterContract('redis', () => new RedisAttemptCounter(real.connection, prefix));
 
   it('opens the window with a TTL at the first attempt, and undo never leaves a key without one', async () => {
-    const counter = new RedisAttemptCounter(connection, prefix);
+    const counter = new RedisAttemptCounter(real.connection, prefix);
     await counter.add(['ttl'], 30);
-    const ttl = await redis.ttl(`${prefix}fail:ttl`);
+    const ttl = await real.redis.ttl(`${prefix}fail:ttl`);
     expect(ttl).toBeGreaterThan(25);
     expect(ttl).toBeLessThanOrEqual(30);
     await counter.undo('gone');
-    expect(await redis.exists(`${prefix}fail:gone`)).toBe(0);
+    expect(await real.redis.exists(`${prefix}fail:gone`)).toBe(0);
   });
 });
 

@@ -1,8 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inject } from 'vitest';
-import { RedisConnection } from '../services/stores/redis-connection.js';
+import { describe, expect, it } from 'vitest';
+import { realRedis } from './helpers/redis.js';
 import { MemoryUserIndex } from '../services/user-index/memory.js';
 import { RedisUserIndex } from '../services/user-index/redis.js';
 import type { UserIndex } from '../services/user-index/types.js';
@@ -42,40 +40,30 @@ describe('memory user index', () => {
 
 describe('redis user index (real redis-server)', () => {
   const prefix = `test:user-index:${randomBytes(4).toString('hex')}:`;
-  let connection: RedisConnection;
-  let redis: Redis;
-  beforeAll(async () => {
-    connection = new RedisConnection({ url: inject('redisUrl') });
-    redis = new Redis(inject('redisUrl'));
-    expect(await connection.whenReady(5000)).toBe(true);
-  });
-  afterAll(async () => {
-    await connection.close();
-    redis.disconnect();
-  });
+  const real = realRedis();
 
-  indexContract(() => new RedisUserIndex(connection, prefix));
+  indexContract(() => new RedisUserIndex(real.connection, prefix));
 
   it('the index key lives exactly as long as its longest-lived session, whatever order they were written in', async () => {
-    const index = new RedisUserIndex(connection, prefix);
+    const index = new RedisUserIndex(real.connection, prefix);
     const bob = user();
     await index.add(bob, 'long', 50);
     await index.add(bob, 'short', 5);
-    const ttl = await redis.pttl(`${prefix}user:${bob}`);
+    const ttl = await real.redis.pttl(`${prefix}user:${bob}`);
     expect(ttl).toBeGreaterThan(45_000);
     expect(ttl).toBeLessThanOrEqual(50_000);
     await index.add(bob, 'short', 80);
-    expect(await redis.pttl(`${prefix}user:${bob}`)).toBeGreaterThan(75_000);
+    expect(await real.redis.pttl(`${prefix}user:${bob}`)).toBeGreaterThan(75_000);
     expect((await index.take(bob)).sort()).toEqual(['long', 'short']);
-    expect(await redis.exists(`${prefix}user:${bob}`)).toBe(0);
+    expect(await real.redis.exists(`${prefix}user:${bob}`)).toBe(0);
   });
 
   it('drops expired entries on the next write', async () => {
-    const index = new RedisUserIndex(connection, prefix);
+    const index = new RedisUserIndex(real.connection, prefix);
     const bob = user();
-    await redis.zadd(`${prefix}user:${bob}`, Date.now() - 1000, 'stale');
+    await real.redis.zadd(`${prefix}user:${bob}`, Date.now() - 1000, 'stale');
     await index.add(bob, 'live', 60);
-    expect(await redis.zrange(`${prefix}user:${bob}`, '0', '-1')).toEqual(['live']);
+    expect(await real.redis.zrange(`${prefix}user:${bob}`, '0', '-1')).toEqual(['live']);
   });
 });
 
@@ -92,16 +80,11 @@ describe('memory user index under many sessions of one user', () => {
 });
 
 describe('the per-user cap (SESSION_MAX_PER_USER)', () => {
-  let connection: RedisConnection;
-  beforeAll(async () => {
-    connection = new RedisConnection({ url: inject('redisUrl') });
-    expect(await connection.whenReady(5000)).toBe(true);
-  });
-  afterAll(() => connection.close());
+  const real = realRedis();
 
   const kinds: Array<[string, () => UserIndex]> = [
     ['memory', () => new MemoryUserIndex()],
-    ['redis', () => new RedisUserIndex(connection, `test:cap:${randomBytes(4).toString('hex')}:`)],
+    ['redis', () => new RedisUserIndex(real.connection, `test:cap:${randomBytes(4).toString('hex')}:`)],
   ];
   for (const [kind, make] of kinds) {
     it(`${kind}: beyond the cap the sessions due to expire first are returned and forgotten`, async () => {
