@@ -2,7 +2,7 @@ import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { adminClient, type AdminClient } from '../proxy/clients/admin-client.js';
-import { MODES, type StoreKind, type ModeName, type RoutingKind } from '../services/vocabulary.js';
+import { MODES, type RevocationKind, type StoreKind, type ModeName, type RoutingKind } from '../services/vocabulary.js';
 import { serveLabActions } from './lab-actions.js';
 import { startNode, stopChild } from './lib/processes.js';
 import { REDIS_MISSING, hasRedisServer, startRedisServer, type RedisServer } from './lib/redis-server.js';
@@ -13,6 +13,8 @@ export interface LabOptions {
   routing?: RoutingKind;
   store?: StoreKind;
   instances?: number;
+  /** Stateless mode's logout: nothing recorded (default), or a revocation list in Redis. */
+  revocation?: RevocationKind;
   /** Public balancer port; 0 picks a free one (tests). */
   port?: number;
   adminPort?: number;
@@ -91,7 +93,7 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
     if (hasRedisServer()) {
       redis = await startRedisServer();
       redisUrl = redis.url;
-    } else if (store === 'redis') {
+    } else if (store === 'redis' || options.revocation === 'redis') {
       throw new Error(REDIS_MISSING);
     }
   }
@@ -105,6 +107,7 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
     CONTROL_TOKEN: controlToken,
     TRUST_PROXY_TOKEN: trustProxyToken,
     ...(redisUrl && { REDIS_URL: redisUrl }),
+    ...(options.revocation && { REVOCATION: options.revocation }),
     ...options.instanceEnv,
   });
 

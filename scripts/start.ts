@@ -1,6 +1,6 @@
-// npm start -- [--mode memory|sticky|redis] [--instances N] [--port P] [--admin-port A] [--redis-url U]
+// npm start -- [--mode memory|sticky|redis|stateless] [--revocation none|redis] [--instances N] [--port P] [--admin-port A] [--redis-url U]
 import { parseArgs } from 'node:util';
-import { STORE_KINDS, MODES, MODE_NAMES, ROUTING_KINDS, modeOf, type StoreKind, type ModeName, type RoutingKind } from '../services/vocabulary.js';
+import { REVOCATION_KINDS, STORE_KINDS, MODES, MODE_NAMES, ROUTING_KINDS, modeOf, type RevocationKind, type StoreKind, type ModeName, type RoutingKind } from '../services/vocabulary.js';
 import { startLab, type Lab } from './lab.js';
 import { cliErrors, type Cli } from './lib/cli.js';
 
@@ -8,9 +8,10 @@ const HELP = `coatcheck lab: app instances behind a round-robin balancer
 
   npm start -- [options]
 
-  --mode <memory|sticky|redis>   preset of routing + store (default memory)
+  --mode <memory|sticky|redis|stateless>   preset of routing + store (default memory)
   --routing <round-robin|cookie|ip-hash|consistent-hash>   override the mode's routing
-  --store <memory|redis>         override the mode's session store
+  --store <memory|redis|sealed>  override the mode's session store
+  --revocation <none|redis>      stateless mode's logout: nothing kept (default), or a revocation list in Redis
   --instances <N>                app instances (default 3)
   --port <P>                     public balancer port (default 8080; 0: any free port)
   --admin-port <A>               admin API port, loopback only (default 8081; 0: any free port)
@@ -29,6 +30,7 @@ function parse() {
         mode: { type: 'string', default: 'memory' },
         routing: { type: 'string' },
         store: { type: 'string' },
+        revocation: { type: 'string' },
         instances: { type: 'string', default: '3' },
         port: { type: 'string', default: '8080' },
         'admin-port': { type: 'string', default: '8081' },
@@ -48,8 +50,10 @@ function parse() {
   if (!MODE_NAMES.includes(mode)) cli.fail(`--mode must be one of ${MODE_NAMES.join(', ')}`);
   if (values.routing && !ROUTING_KINDS.includes(values.routing as RoutingKind)) cli.fail(`--routing must be one of ${ROUTING_KINDS.join(', ')}`);
   if (values.store && !STORE_KINDS.includes(values.store as StoreKind)) cli.fail(`--store must be one of ${STORE_KINDS.join(', ')}`);
+  if (values.revocation && !REVOCATION_KINDS.includes(values.revocation as RevocationKind)) cli.fail(`--revocation must be one of ${REVOCATION_KINDS.join(', ')}`);
   return {
     mode,
+    revocation: values.revocation as RevocationKind | undefined,
     routing: values.routing as RoutingKind | undefined,
     store: values.store as StoreKind | undefined,
     instances: cli.wholeNumber('instances', values.instances, 1, 32),
@@ -73,7 +77,7 @@ function printer(verbose: boolean) {
   };
 }
 
-function banner(lab: Lab): string {
+function banner(lab: Lab, revocation: RevocationKind | undefined): string {
   const mode = modeOf(lab.routing, lab.store);
   // localhost rather than 127.0.0.1: the address a browser user types; the port is the one bound.
   const url = `http://localhost:${new URL(lab.url).port}`;
@@ -82,6 +86,7 @@ function banner(lab: Lab): string {
     `coatcheck lab: ${mode ? `mode ${mode}` : 'custom mode'} (routing ${lab.routing}, store ${lab.store}), ${lab.instances.length} ${lab.instances.length === 1 ? 'instance' : 'instances'}`,
     // With one instance there is no other desk to land on: nobody is "randomly" logged out yet.
     lab.instances.length === 1 ? '  one instance: every request finds its logbook; add instances to see the bug' : mode ? `  ${MODES[mode].summary}` : '',
+    revocation === 'redis' ? '  revocation list in Redis: a logged-out card is refused everywhere (and Redis is needed again)' : '',
     '',
     `  balancer   ${url}   the lesson API: POST /login, GET /profile, POST /logout`,
     `  dashboard  ${lab.adminUrl}/   the live lab in a browser (admin port, loopback only)`,
@@ -110,7 +115,7 @@ try {
 }
 lab.on('crashed', (id: string, why: unknown) => console.log(`[lab] ${id} exited (${String(why)}); restarting it empty, as a container restart policy would`));
 lab.on('restarted', (instance: { id: string }) => console.log(`[lab] ${instance.id} is back (its memory store is empty)`));
-console.log(banner(lab));
+console.log(banner(lab, args.revocation));
 
 let stopping = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {

@@ -13,7 +13,10 @@ import { instanceHealth } from './health.js';
 import { authRoutes } from './routes/auth.js';
 import { controlRoutes } from './routes/control.js';
 import './session-types.js';
-import { memoryBacking, redisBacking } from './stores/backings.js';
+import { sealedSessions } from './sealed/plugin.js';
+import { NO_REVOCATION, RedisRevocationList, type RevocationList } from './sealed/revocation.js';
+import { memoryBacking, redisBacking, sealedBacking } from './stores/backings.js';
+import { metaPrefix } from './stores/redis.js';
 import { SwitchableStore } from './stores/switchable.js';
 
 export interface BuildOptions {
@@ -52,6 +55,22 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}): P
   const bootId = randomBytes(8).toString('hex');
   const accounts = options.accounts ?? AccountBook.fromFile(config.accountsFile);
   const redisUrl = config.redisUrl;
+  // Opened with the sealed store, on first use: an instance that never goes stateless never connects for it.
+  let revocation: RevocationList | undefined;
+  const revocationList = (): RevocationList =>
+    (revocation ??=
+      config.revocation === 'redis' && redisUrl
+        ? new RedisRevocationList(
+            {
+              url: redisUrl,
+              autoPipelining: config.redisAutoPipelining,
+              onError: (err) => app.log.warn({ err: err.message }, 'redis connection problem: stateless requests get 503 until the revocation list answers'),
+              onRecover: () => app.log.info('revocation list answers again'),
+            },
+            `${metaPrefix(config.redisKeyPrefix)}card:`,
+            (config.sessionAbsoluteSeconds + config.sessionTtlSeconds) * 1000,
+          )
+        : NO_REVOCATION);
   const store = new SwitchableStore(
     {
       memory: () => memoryBacking(config.sessionTtlSeconds, config.sweepIntervalMs),
@@ -66,6 +85,7 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}): P
             onRecover: () => app.log.info('redis answers again'),
           }),
       }),
+      sealed: () => sealedBacking(revocationList(), config.sweepIntervalMs),
     },
     config.store,
     config.sessionTtlSeconds,
@@ -161,6 +181,8 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}): P
       maxAge: config.sessionTtlSeconds * 1000,
     },
   });
+  // Beside @fastify/session, before the cookie rewriting below: the card goes on the wire as the wristband does.
+  await sealedSessions(app, config, store, revocationList);
 
   // The session cookie as it goes on the wire, once the session plugin has written Set-Cookie.
   // 1. @fastify/session clears a cookie whose session it cannot find. With per-instance
@@ -229,7 +251,7 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}): P
     return instanceHealth(config.instanceId, bootId, store);
   });
 
-  authRoutes(app, config, accounts, store);
+  authRoutes(app, config, accounts, store, revocationList);
   if (config.controlToken) {
     controlRoutes(app, config.controlToken, { ...config, bootId }, store, options.crash ?? (() => process.exit(1)));
   }

@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { ConfigError, STORE_KINDS, flag, int, list, oneOf, port, secret, type Env, type StoreKind } from './vocabulary.js';
+import { sealKeys } from './sealed/keys.js';
+import { ConfigError, REVOCATION_KINDS, STORE_KINDS, flag, int, list, oneOf, port, secret, type Env, type RevocationKind, type StoreKind } from './vocabulary.js';
 
 /** Everything an app instance needs, validated once at start-up. */
 export interface AppConfig {
@@ -63,6 +64,12 @@ export interface AppConfig {
   loginHashQueuePerAccount: number;
   /** Password checks waiting in all; the next gets 503 at once. */
   loginHashQueueMax: number;
+  /** Keys of the sealed session card (stateless mode): the first seals, every one opens. */
+  sealKeys: Buffer[];
+  /** Where a sealed card's logout is recorded: nowhere (a copied card lives on), or a list in Redis. */
+  revocation: RevocationKind;
+  /** Largest Set-Cookie line a sealed card may take; browsers keep at least 4096 bytes per cookie. */
+  sealedCookieMaxBytes: number;
   /** On SIGTERM: longest wait for the balancer to see /health say "draining" before closing. */
   drainMaxMs: number;
 }
@@ -87,6 +94,10 @@ export function loadConfig(env: Env = process.env): AppConfig {
     if (secret.length < 32) {
       throw new ConfigError('SESSION_SECRET: every secret must be at least 32 characters long');
     }
+  }
+  const revocation = oneOf(env, 'REVOCATION', REVOCATION_KINDS, 'none');
+  if (revocation === 'redis' && !redisUrl) {
+    throw new ConfigError('REVOCATION=redis needs REDIS_URL (for example redis://127.0.0.1:6379)');
   }
   const controlToken = secret(env, 'CONTROL_TOKEN');
   if (controlToken !== undefined && controlToken.length < 16) {
@@ -126,5 +137,8 @@ export function loadConfig(env: Env = process.env): AppConfig {
     loginHashQueuePerAccount: int(env, 'LOGIN_HASH_QUEUE_PER_ACCOUNT', 8, 1, 10_000),
     loginHashQueueMax: int(env, 'LOGIN_HASH_QUEUE_MAX', 64, 1, 100_000),
     drainMaxMs: int(env, 'DRAIN_MAX_MS', 3000, 0, 60_000),
+    sealKeys: sealKeys(env, sessionSecrets),
+    revocation,
+    sealedCookieMaxBytes: int(env, 'SEALED_COOKIE_MAX_BYTES', 4096, 256, 65_536),
   };
 }

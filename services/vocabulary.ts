@@ -7,13 +7,18 @@ import { readFileSync } from 'node:fs';
  * error means the same thing everywhere.
  */
 
-export type StoreKind = 'memory' | 'redis';
-export const STORE_KINDS: readonly StoreKind[] = ['memory', 'redis'];
+/** `sealed`: no logbook at all, the session travels in an encrypted cookie (services/sealed/). */
+export type StoreKind = 'memory' | 'redis' | 'sealed';
+export const STORE_KINDS: readonly StoreKind[] = ['memory', 'redis', 'sealed'];
+
+/** What a sealed session's logout can rely on: nothing (`none`), or a revocation list in Redis. */
+export type RevocationKind = 'none' | 'redis';
+export const REVOCATION_KINDS: readonly RevocationKind[] = ['none', 'redis'];
 
 export type RoutingKind = 'round-robin' | 'cookie' | 'ip-hash' | 'consistent-hash';
 export const ROUTING_KINDS: readonly RoutingKind[] = ['round-robin', 'cookie', 'ip-hash', 'consistent-hash'];
 
-export type ModeName = 'memory' | 'sticky' | 'redis';
+export type ModeName = 'memory' | 'sticky' | 'redis' | 'stateless';
 
 /** The lesson's three modes are presets of two independent settings. */
 export const MODES: Record<ModeName, { routing: RoutingKind; store: StoreKind; summary: string }> = {
@@ -31,6 +36,11 @@ export const MODES: Record<ModeName, { routing: RoutingKind; store: StoreKind; s
     routing: 'round-robin',
     store: 'redis',
     summary: 'round robin + one shared logbook in Redis: every instance knows every session',
+  },
+  stateless: {
+    routing: 'round-robin',
+    store: 'sealed',
+    summary: 'round robin + no logbook: the session is a sealed card in the cookie, any instance can read it',
   },
 };
 export const MODE_NAMES = Object.keys(MODES) as ModeName[];

@@ -1,4 +1,4 @@
-import type { RoutingKind, StoreKind } from '../../services/vocabulary.js';
+import { STORE_KINDS, type RoutingKind, type StoreKind } from '../../services/vocabulary.js';
 import type { Balancer, HealthReportEvent, Logger, PoolBackend } from '../balancer/index.js';
 import type { ControlClient } from '../clients/control-client.js';
 import type { LabState } from './state.js';
@@ -131,7 +131,7 @@ export class StoreSync {
   private report({ backend, report, generation }: HealthReportEvent): void {
     const view = this.state.instance(backend.id);
     if (!view) return;
-    const store = report.store === 'memory' || report.store === 'redis' ? report.store : null;
+    const store = STORE_KINDS.includes(report.store as StoreKind) ? (report.store as StoreKind) : null;
     const stale = generation <= view.confirmedGeneration;
     this.state.update(backend.id, {
       up: backend.up,

@@ -5,6 +5,8 @@ import { HashQueue, HashQueueFullError } from '../hash-queue.js';
 import type { AppConfig } from '../config.js';
 import type { SwitchableStore } from '../stores/switchable.js';
 import { destroySession, getSession } from '../stores/types.js';
+import { sealedLogoutEverywhere } from '../sealed/logout-everywhere.js';
+import type { RevocationList } from '../sealed/revocation.js';
 import { LoginThrottle } from '../throttle/login.js';
 import { requireLogin } from './require-login.js';
 
@@ -31,7 +33,7 @@ const CART_LIMIT = 20;
  * The lesson API: POST /login, GET /profile, POST /logout (+ a small cart, so
  * virtual users also write to their session).
  */
-export function authRoutes(app: FastifyInstance, config: AppConfig, accounts: AccountBook, store: SwitchableStore): void {
+export function authRoutes(app: FastifyInstance, config: AppConfig, accounts: AccountBook, store: SwitchableStore, revocation: () => RevocationList): void {
   const id = config.instanceId;
   const throttle = new LoginThrottle(() => store.attempts, {
     perAccountAndAddress: config.loginMaxFailures,
@@ -150,6 +152,7 @@ export function authRoutes(app: FastifyInstance, config: AppConfig, accounts: Ac
 
   // "I left myself logged in at the library": end every session of this user, not just this one.
   app.post('/logout/everywhere', loggedIn, async (request, reply) => {
+    if (request.sealedSession) return sealedLogoutEverywhere(request.sealedSession, revocation(), config, reply);
     const { username } = request.session.user!;
     const ids = await store.users.take(username);
     // The index may name sessions already logged out or expired: count only those that still lived.

@@ -3,7 +3,7 @@ import type { AppConfig } from '../config.js';
 import type { SessionStore } from '../stores/types.js';
 
 /** Why a request is not logged in: the same words on every route, so a 401 can be acted on. */
-export type LoggedOutReason = 'no_cookie' | 'bad_signature' | 'unknown_session' | 'expired';
+export type LoggedOutReason = 'no_cookie' | 'bad_signature' | 'unknown_session' | 'expired' | 'revoked';
 
 /**
  * The one "require a session" check, as a preHandler for every route that needs a login.
@@ -25,6 +25,10 @@ export function requireLogin(config: AppConfig, store: SessionStore): preHandler
       await request.session.destroy();
       return refuse(reply, 'expired', `this login is older than ${config.sessionAbsoluteSeconds}s (absolute timeout): log in again`);
     }
+    // Stateless mode: the card knows why it was refused (tampered, expired, revoked).
+    const sealed = request.sealedSession;
+    if (sealed?.refusal) return refuse(reply, sealed.refusal.reason, sealed.refusal.message);
+    if (sealed) return refuse(reply, 'no_cookie', 'this card holds no login: log in first (POST /login)');
     const raw = request.cookies[config.cookieName];
     if (!raw) return refuse(reply, 'no_cookie', 'no session cookie: log in first (POST /login)');
     if (!request.unsignCookie(raw).valid) {
