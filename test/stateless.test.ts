@@ -151,3 +151,24 @@ describe('stateless mode with a revocation list, Redis down', () => {
     expect(back.status).toBe(200);
   });
 });
+
+describe('switching to stateless at runtime, through the admin API', () => {
+  let lab: Lab;
+  beforeAll(async () => (lab = await startTestLab({ mode: 'memory', instances: 2 })));
+  afterAll(() => lab?.close());
+
+  it('turns the memory-mode bug into a working round robin, and the state names the mode', async () => {
+    const state = await lab.admin.setMode('stateless');
+    expect(state.mode).toBe('stateless');
+    expect(state.instances.map((i) => i.store)).toEqual(['sealed', 'sealed']);
+    const client = new Client(lab.url);
+    expect((await client.login()).status).toBe(200);
+    const served = new Set<string | null>();
+    for (let i = 0; i < 4; i++) {
+      const profile = await client.profile();
+      expect(profile.status).toBe(200);
+      served.add(profile.servedBy);
+    }
+    expect(served.size).toBe(2);
+  });
+});
