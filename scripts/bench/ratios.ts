@@ -37,6 +37,8 @@ function specs(settings: BenchSettings): RatioSpec[] {
     { name: 'nginx vs no proxy (one instance direct)', numerator: 'nginx', denominator: 'direct' },
     { name: 'sticky vs redis mode through the balancer', numerator: 'sticky', denominator: 'redis' },
     { name: 'memory mode: lookups that find the session, vs redis mode', numerator: 'memory', denominator: 'redis' },
+    { name: 'stateless (sealed cookie) vs redis mode through the balancer', numerator: 'stateless', denominator: 'redis' },
+    { name: 'stateless with vs without the revocation list', numerator: 'stateless-revocation', denominator: 'stateless' },
     { name: 'balancer vs nginx, trivial backend', numerator: 'trivial-balancer', denominator: 'trivial-nginx' },
     { name: 'balancer vs a minimal node:http proxy, trivial backend', numerator: 'trivial-balancer', denominator: 'trivial-node' },
     { name: 'minimal node:http proxy vs nginx, trivial backend', numerator: 'trivial-node', denominator: 'trivial-nginx' },

@@ -30,10 +30,10 @@ export function table(results: BenchResults): string {
   const out: string[] = [];
   for (const group of results.groups) {
     const rows = results.rows.filter((r) => r.group === group.name);
-    const cells = [['row', 'req/s', '2xx/s', 'p50 ms', 'p99 ms', 'non-2xx', 'errors', 'busiest (of 1 core)', 'CPU µs/request by process']];
+    const cells = [['row', 'req/s', '2xx/s', 'p50 ms', 'p99 ms', 'non-2xx', 'errors', 'cookie B', 'busiest (of 1 core)', 'CPU µs/request by process']];
     for (const row of rows) {
       if (row.skipped || !row.median) {
-        cells.push([row.name, '-', '-', '-', '-', '-', '-', '-', row.skipped ?? 'not measured']);
+        cells.push([row.name, '-', '-', '-', '-', '-', '-', '-', '-', row.skipped ?? 'not measured']);
         continue;
       }
       cells.push([
@@ -44,6 +44,7 @@ export function table(results: BenchResults): string {
         String(row.median.p99Ms),
         row.non2xx.toLocaleString('en-US'),
         String(row.errors),
+        row.cookieBytes === undefined ? '-' : String(Math.round(row.cookieBytes)),
         busiestCell(row),
         cpuCell(row),
       ]);

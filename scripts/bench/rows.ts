@@ -150,6 +150,7 @@ function balancerGroup(settings: BenchSettings, profileDir?: string): GroupSpec 
           return { url: balancer.url, cookies: await redisCookies(), tracked: track(balancer, ...(await redisPool()), await redis()) };
         },
       },
+      ...statelessRows(stack, n, settings, redis),
       {
         name: 'nginx',
         title: 'nginx (1 process, keepalive), round robin, shared Redis',
@@ -171,6 +172,37 @@ function balancerGroup(settings: BenchSettings, profileDir?: string): GroupSpec 
     ],
     close: () => stack.close(),
   };
+}
+
+/**
+ * 2b. Stateless mode beside the three: the card sealed in the cookie, no logbook (nothing but the
+ * instances in the path), and the same with the revocation list in Redis checked on every request.
+ */
+function statelessRows(stack: Stack, n: number, settings: BenchSettings, redis: () => Promise<Started>): RowSpec[] {
+  const row = (name: string, title: string, env: () => Promise<Record<string, string>>, extra: () => Promise<Started[]>): RowSpec => {
+    const pool = once(async () => {
+      const vars = await env();
+      return Promise.all(Array.from({ length: n }, (_, i) => stack.instance(`${name}-${i + 1}`, { store: 'sealed', env: vars })));
+    });
+    const balancer = once(async () => stack.balancer('balancer', await pool(), 'round-robin', 'sealed'));
+    return {
+      name,
+      title,
+      async prepare() {
+        const front = await balancer();
+        return { url: front.url, cookies: await loginMany(front.url, settings.sessions), tracked: track(front, ...(await pool()), ...(await extra())) };
+      },
+    };
+  };
+  return [
+    row('stateless', 'balancer, round robin, sealed cookie, no store', async () => ({}), async () => []),
+    row(
+      'stateless-revocation',
+      'balancer, round robin, sealed cookie + revocation list in Redis',
+      async () => ({ REVOCATION: 'redis', REDIS_URL: (await redis()).url }),
+      async () => [await redis()],
+    ),
+  ];
 }
 
 /** 3b. The proxy in front of a backend that does nothing: its own cost per request. */

@@ -23,6 +23,8 @@ export interface RowResult {
   };
   non2xx: number;
   errors: number;
+  /** Median size of the Cookie header the load sends (the wristband, or the whole sealed card). */
+  cookieBytes?: number;
   /** The busiest process, and whether it was pegged (>= CPU_BOUND_SHARE of a core). */
   busiest?: { process: string; share: number; bound: boolean };
 }
@@ -98,6 +100,7 @@ async function runGroup(group: GroupSpec, wanted: (name: string) => boolean, set
         targets.push(null);
       } else {
         targets.push(target);
+        results[i]!.cookieBytes = median(target.cookies.map((c) => Buffer.byteLength(c)));
       }
     }
     // Rows alternate within each round, starting one further along every round, so a noisy
