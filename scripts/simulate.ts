@@ -2,7 +2,7 @@
 import { arch, cpus, platform } from 'node:os';
 import { parseArgs } from 'node:util';
 import { adminClient } from '../proxy/clients/admin-client.js';
-import { STORE_KINDS, MODES, MODE_NAMES, ROUTING_KINDS, modeOf, type StoreKind, type ModeName, type RoutingKind } from '../services/vocabulary.js';
+import { REVOCATION_KINDS, STORE_KINDS, MODES, MODE_NAMES, ROUTING_KINDS, modeOf, type StoreKind, type ModeName, type RoutingKind } from '../services/vocabulary.js';
 import { FAST_SCRYPT_COST } from './simulate/accounts.js';
 import { SimulationError } from './simulate/lab-driver.js';
 import { render } from './simulate/report.js';
@@ -15,13 +15,16 @@ const HELP = `coatcheck simulate: virtual users log in once, then keep clicking;
   npm run simulate -- [options]
 
 What to run (one of):
-  --mode <memory|sticky|redis>      one mode (default memory); --routing/--store override it
-  --compare                         every mode side by side: memory, sticky, ip-hash, consistent-hash, redis
+  --mode <memory|sticky|redis|stateless>   one mode (default memory); --routing/--store override it
+  --compare                         every mode side by side: memory, sticky, ip-hash, consistent-hash, redis,
+                                    and stateless under each routing
   --scenario <name>                 halfway through, something happens; every relevant mode:
        kill-instance   an instance is killed (SIGKILL) and restarted empty
        scale-out       an instance is added
        redis-restart   Redis restarts, without and with appendonly
        redis-down      Redis is stopped for --outage-seconds, then started again
+       replay          each user's cookies are copied, the user logs out, the copies are replayed
+  --revocation redis     stateless variants keep a revocation list in Redis (the simulator's own lab)
 
 Sizes:
   --instances <N>        app instances (default 3)
@@ -58,6 +61,7 @@ function parse(): RunOptions & { json: boolean; title: string } {
         store: { type: 'string' },
         compare: { type: 'boolean', default: false },
         scenario: { type: 'string' },
+        revocation: { type: 'string' },
         instances: { type: 'string', default: '3' },
         users: { type: 'string', default: '100' },
         requests: { type: 'string', default: '20' },
@@ -92,6 +96,10 @@ function parse(): RunOptions & { json: boolean; title: string } {
     if (url !== undefined && !/^http:\/\/[^/]+\/?$/.test(url)) cli.fail(`${url}: give an http:// origin, e.g. http://localhost:8080`);
   }
 
+  if (values.revocation !== undefined && !REVOCATION_KINDS.includes(values.revocation as (typeof REVOCATION_KINDS)[number])) {
+    cli.fail(`--revocation must be one of ${REVOCATION_KINDS.join(', ')}`);
+  }
+  if (values.revocation === 'redis' && values.url) cli.fail('--revocation is set when the lab starts: drop --url, or start that lab with npm start -- --revocation redis');
   const scenario = (values.scenario as ScenarioName | undefined) ?? 'steady';
   const chosen = values.mode !== undefined || values.routing !== undefined || values.store !== undefined;
   let variants: Variant[];
@@ -106,6 +114,9 @@ function parse(): RunOptions & { json: boolean; title: string } {
     if ((scenario === 'redis-restart' || scenario === 'redis-down') && store !== 'redis') cli.fail(`--scenario ${scenario} is about the redis store: use --mode redis`);
     // Over a running lab without --mode, measure it as it is.
     variants = values.url && !chosen ? [] : [{ label, routing, store, ...(scenario === 'redis-down' && { appendOnly: true }) }];
+  }
+  if (values.revocation === 'redis') {
+    variants = variants.map((v) => (v.store === 'sealed' ? { ...v, label: `${v.label} + revocation`, revocation: true } : v));
   }
 
   const instances = cli.wholeNumber('instances', values.instances, 1, 16);

@@ -138,6 +138,8 @@ export interface OwnLabOptions {
   store: StoreKind;
   /** Start a redis-server the simulator controls (stop, restart), with or without appendonly. */
   ownRedis?: { appendOnly: boolean };
+  /** Stateless variants: the instances keep a revocation list in Redis. */
+  revocation?: boolean;
   /** Log in against services/accounts.json (scrypt N=16384) instead of the fast copy. */
   demoAccounts?: boolean;
   onLine?: (name: string, line: string) => void;
@@ -154,6 +156,7 @@ export async function startOwnLab(options: OwnLabOptions): Promise<LabDriver> {
       routing: options.routing,
       store: options.store,
       instances: options.instances,
+      ...(options.revocation && { revocation: 'redis' as const }),
       port: 0,
       adminPort: 0,
       ...(redis && { redisUrl: redis.url }),

@@ -75,6 +75,29 @@ export function scenarioTable(reports: SimulationReport[]): string {
   return table(rows);
 }
 
+/** replay: how many requests with a cookie copied before logout were still served after it. */
+export function replayTable(reports: SimulationReport[]): string {
+  const rows = [
+    ['variant', 'routing', 'store', 'replays', 'accepted', 'measured', 'theory', 'formula'],
+    ...reports.map((r) => {
+      const after = phase(r, 'after');
+      const accepted = after ? after.requests - after.loggedOut - after.errors : 0;
+      return [
+        r.variant,
+        r.routing,
+        r.store,
+        String(after?.requests ?? 0),
+        String(accepted),
+        pct(after?.requests ? accepted / after.requests : 0),
+        pct(after ? 1 - after.expectedRate : 0),
+        r.formula,
+      ];
+    }),
+  ];
+  return `${table(rows)}
+accepted: requests made with a copy of a cookie taken before its user logged out, answered as logged in.`;
+}
+
 /** redis-down: what the users saw while Redis was away. */
 export function outageLines(reports: SimulationReport[]): string[] {
   return reports.flatMap((r) => {
@@ -100,13 +123,17 @@ export function render(title: string, reports: SimulationReport[]): string {
     title,
     ...(event ? [`event, halfway through: ${event}`] : []),
     '',
-    scenario === 'steady' ? steadyTable(reports) : scenarioTable(reports),
+    scenario === 'steady' ? steadyTable(reports) : scenario === 'replay' ? replayTable(reports) : scenarioTable(reports),
     '',
     ...outageLines(reports),
     ...failures.map((r) => `note (${r.variant}): ${r.logins.failed} failed logins, ${r.errors} requests with no answer or a 5xx`),
-    'measured: share of follow-up requests answered 401 "not logged in"; theory: what the formula predicts for this run.',
-    'users hit: users who got at least one such 401; sessions lost: sessions their home instance (or Redis) no longer had at the end.',
-    ...(scenario === 'steady'
+    ...(scenario === 'replay'
+      ? []
+      : [
+          'measured: share of follow-up requests answered 401 "not logged in"; theory: what the formula predicts for this run.',
+          'users hit: users who got at least one such 401; sessions lost: sessions their home instance (or Redis) no longer had at the end.',
+        ]),
+    ...(scenario === 'steady' || scenario === 'replay'
       ? []
       : ['theory uses where the logins really landed (kill-instance) and the users\' real addresses (hash routing); the formula is the average case.']),
   ];

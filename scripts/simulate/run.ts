@@ -37,12 +37,13 @@ export async function simulate(options: RunOptions): Promise<SimulationReport[]>
       store: first.store,
       ...(ownRedis && { ownRedis: { appendOnly: first.appendOnly ?? false } }),
       ...(options.demoAccounts && { demoAccounts: true }),
+      ...(options.variants.some((v) => v.revocation) && { revocation: true }),
       ...(options.onLine && { onLine: options.onLine }),
     });
   }
   const onAbort = () => void driver.close();
   try {
-    if (options.variants.some((v) => v.store === 'redis') && !driver.hasRedis) throw new SimulationError(REDIS_MISSING);
+    if (options.variants.some((v) => v.store === 'redis' || v.revocation) && !driver.hasRedis) throw new SimulationError(REDIS_MISSING);
     const perVariant = options.users * options.requests;
     const progress = new Progress(perVariant * options.variants.length, options.progress ?? process.stderr.isTTY === true);
     options.signal?.addEventListener('abort', onAbort, { once: true });

@@ -5,6 +5,7 @@ import type { InstanceCount, LatencySummary, Tally } from './tally.js';
 import {
   afterKill,
   afterRedisRestart,
+  afterReplay,
   afterScaleOut,
   expectedRate,
   expectedUsersAffected,
@@ -15,10 +16,10 @@ import {
   type PhaseModel,
 } from './theory.js';
 import { runPhase } from './traffic.js';
-import type { VirtualUser } from './virtual-user.js';
+import { VirtualUser } from './virtual-user.js';
 
-export type ScenarioName = 'steady' | 'kill-instance' | 'scale-out' | 'redis-restart' | 'redis-down';
-export const SCENARIO_NAMES: readonly ScenarioName[] = ['kill-instance', 'scale-out', 'redis-restart', 'redis-down'];
+export type ScenarioName = 'steady' | 'kill-instance' | 'scale-out' | 'redis-restart' | 'redis-down' | 'replay';
+export const SCENARIO_NAMES: readonly ScenarioName[] = ['kill-instance', 'scale-out', 'redis-restart', 'redis-down', 'replay'];
 
 /** One line of a table: a routing and a store (and, for Redis scenarios, its persistence). */
 export interface Variant {
@@ -27,6 +28,8 @@ export interface Variant {
   store: StoreKind;
   /** Redis scenarios: run against a Redis with (true) or without (false) appendonly. */
   appendOnly?: boolean;
+  /** Stateless variants: the lab's instances keep a revocation list in Redis (REVOCATION=redis). */
+  revocation?: boolean;
 }
 
 export const VARIANTS = {
@@ -37,15 +40,21 @@ export const VARIANTS = {
   redis: { label: 'redis', routing: 'round-robin', store: 'redis' },
   'redis-volatile': { label: 'redis, no persistence', routing: 'round-robin', store: 'redis', appendOnly: false },
   'redis-aof': { label: 'redis, appendonly', routing: 'round-robin', store: 'redis', appendOnly: true },
+  stateless: { label: 'stateless', routing: 'round-robin', store: 'sealed' },
+  'stateless-sticky': { label: 'stateless, cookie affinity', routing: 'cookie', store: 'sealed' },
+  'stateless-ip-hash': { label: 'stateless, ip-hash', routing: 'ip-hash', store: 'sealed' },
+  'stateless-consistent-hash': { label: 'stateless, consistent-hash', routing: 'consistent-hash', store: 'sealed' },
 } satisfies Record<string, Variant>;
 export type VariantName = keyof typeof VARIANTS;
 
 /** The variants each scenario runs: every one where the scenario says something. */
 export const SCENARIO_VARIANTS: Record<ScenarioName | 'compare', VariantName[]> = {
-  compare: ['memory', 'sticky', 'ip-hash', 'consistent-hash', 'redis'],
+  compare: ['memory', 'sticky', 'ip-hash', 'consistent-hash', 'redis', 'stateless', 'stateless-sticky', 'stateless-ip-hash', 'stateless-consistent-hash'],
   steady: ['memory'],
-  'kill-instance': ['memory', 'sticky', 'redis'],
-  'scale-out': ['memory', 'sticky', 'ip-hash', 'consistent-hash', 'redis'],
+  'kill-instance': ['memory', 'sticky', 'redis', 'stateless'],
+  'scale-out': ['memory', 'sticky', 'ip-hash', 'consistent-hash', 'redis', 'stateless'],
+  // Each user's cookie copied before logout and replayed after it: what logout really ends.
+  replay: ['memory', 'sticky', 'redis', 'stateless'],
   'redis-restart': ['redis-volatile', 'redis-aof'],
   // The same sessions must work after the outage, so Redis must keep them across its restart.
   'redis-down': ['redis-aof'],
@@ -130,6 +139,27 @@ function phaseReport(name: PhaseReport['name'], tally: Tally, model: PhaseModel)
   };
 }
 
+/**
+ * A second browser per user holding a copy of its cookies (the stolen wristband or card), then the
+ * user's own logout. The copies count as logged in: a 401 to them is a refused replay.
+ */
+async function copyAndLogOut(loggedIn: VirtualUser[], baseUrl: string, concurrency: number): Promise<VirtualUser[]> {
+  const copies = loggedIn.map((user) => {
+    const copy = new VirtualUser({ baseUrl, username: user.username, password: '', ...(user.localAddress && { localAddress: user.localAddress }) });
+    for (const [name, value] of user.cookies) copy.cookies.set(name, value);
+    copy.loggedIn = true;
+    copy.homeInstance = user.homeInstance;
+    return copy;
+  });
+  const queue = [...loggedIn];
+  await Promise.all(
+    Array.from({ length: Math.min(concurrency, queue.length) }, async () => {
+      for (let user = queue.pop(); user; user = queue.pop()) await user.logout();
+    }),
+  );
+  return copies;
+}
+
 /** Asks each user's home instance directly whether it still has the session. */
 async function countLostSessions(users: VirtualUser[], instanceUrls: Map<string, string>, concurrency: number): Promise<number> {
   let lost = 0;
@@ -177,6 +207,8 @@ export async function runVariant(
   let event: string | null = null;
   let expectedSessionsLost = 0;
   let added: string | null = null;
+  // Who makes the requests after the event: the users, or (replay) the copies of their cookies.
+  let afterUsers = users;
 
   try {
     const first = await runPhase(users, { ...common, login: true, steps: half });
@@ -239,8 +271,14 @@ export async function runVariant(
           afterModel = afterRedisRestart(true);
           break;
         }
+        case 'replay': {
+          afterUsers = await copyAndLogOut(loggedIn, driver.url, options.concurrency);
+          event = "each user's cookies copied, then the user logged out; the copies replayed";
+          afterModel = afterReplay(variant.routing, variant.store, n, variant.revocation === true);
+          break;
+        }
       }
-      phases.push({ name: 'after', tally: await runPhase(users, { ...common, steps: options.requests - half }), model: afterModel });
+      phases.push({ name: 'after', tally: await runPhase(afterUsers, { ...common, steps: options.requests - half }), model: afterModel });
     }
 
     const instanceUrls = new Map((await driver.state()).instances.map((i) => [i.id, i.url]));
@@ -289,7 +327,7 @@ export async function runVariant(
       durationMs: Math.round(performance.now() - started),
     };
   } finally {
-    for (const user of users) user.close();
+    for (const user of new Set([...users, ...afterUsers])) user.close();
     // Back to N instances for the next variant.
     if (added) await driver.removeInstance(added);
   }

@@ -18,6 +18,24 @@ export interface PhaseModel {
 }
 
 const SAFE = (formula: string): PhaseModel => ({ lost: 0, random: 0, miss: 0, formula });
+/** Stateless mode: no instance has to know the session, so no routing and no event can lose it. */
+const CARD = '0: the card carries the session';
+
+/**
+ * A copy of each user's cookie, taken before logout, replayed after it: the share of replays
+ * refused (a 401 is the good outcome here). A logbook forgets the session where the logout lands;
+ * a sealed card is forgotten nowhere unless a revocation list records it.
+ */
+export function afterReplay(routing: RoutingKind, store: StoreKind, instances: number, revocation: boolean): PhaseModel {
+  const REFUSED = (formula: string): PhaseModel => ({ lost: 1, random: 0, miss: 0, formula });
+  if (store === 'sealed') return revocation ? REFUSED('all refused: the card is on the revocation list') : SAFE('0 refused: the card is still valid');
+  if (store === 'redis') return REFUSED('all refused: the shared logbook forgot it');
+  if (pins(routing)) return REFUSED('all refused: logout reached the one logbook');
+  // The logout lands on the home instance 1 time in N; otherwise the home logbook keeps the
+  // session, and a replay finds it whenever it lands there (1 time in N).
+  const n = instances;
+  return { lost: 1 / n, random: (n - 1) / n, miss: (n - 1) / n, formula: `1/N + ((N-1)/N)^2 = ${fraction(n + (n - 1) ** 2, n * n)} refused` };
+}
 
 /** a/b as text, reduced: 6/9 -> 2/3. */
 export function fraction(a: number, b: number): string {
@@ -63,6 +81,7 @@ export function expectedRate(phases: { model: PhaseModel; requests: number }[]):
  * finds its session only on the one instance that wrote it, so it misses (N-1)/N of the time.
  */
 export function steady(routing: RoutingKind, store: StoreKind, instances: number): PhaseModel {
+  if (store === 'sealed') return SAFE(CARD);
   if (store === 'redis') return SAFE('0: one shared logbook');
   if (!pins(routing)) return { lost: 0, random: 1, miss: (instances - 1) / instances, formula: `(N-1)/N = ${fraction(instances - 1, instances)}` };
   return SAFE('0: pinned to its logbook');
@@ -74,6 +93,7 @@ export function steady(routing: RoutingKind, store: StoreKind, instances: number
  * round robin everyone else still misses (N-1)/N.
  */
 export function afterKill(routing: RoutingKind, store: StoreKind, instances: number, lostShare?: number): PhaseModel {
+  if (store === 'sealed') return SAFE(CARD);
   if (store === 'redis') return SAFE('0: the logbook is in Redis');
   const lost = lostShare ?? 1 / instances;
   if (!pins(routing)) {
@@ -98,6 +118,7 @@ export function ringRemapShare(instances: number): number {
  * `remapped` is the measured share for the actual addresses, if known.
  */
 export function afterScaleOut(routing: RoutingKind, store: StoreKind, instances: number, remapped?: number): PhaseModel {
+  if (store === 'sealed') return SAFE(CARD);
   if (store === 'redis') return SAFE('0: the logbook is in Redis');
   switch (routing) {
     case 'round-robin':
