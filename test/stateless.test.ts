@@ -14,6 +14,17 @@ function copyOf(client: Client): Client {
   return copy;
 }
 
+/** The dashboard's "replay a copied cookie" control, through the admin API. */
+async function replay(lab: Lab): Promise<{ accepted: boolean; steps: { step: string; instance: string; status: number; reason?: string }[]; message: string }> {
+  const response = await fetch(`${lab.adminUrl}/api/replay`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username: 'testuser', password: 'testpass' }),
+  });
+  expect(response.status).toBe(200);
+  return (await response.json()) as Awaited<ReturnType<typeof replay>>;
+}
+
 describe('stateless mode, round robin over 3 instances, no revocation list', () => {
   let lab: Lab;
   beforeAll(async () => (lab = await startTestLab({ mode: 'stateless', instances: 3 })));
@@ -56,6 +67,13 @@ describe('stateless mode, round robin over 3 instances, no revocation list', () 
     expect(instances.size).toBe(3);
   });
 
+  it('the dashboard replay: logged in, out and replayed, each on the next instance, the copy accepted', async () => {
+    const answer = await replay(lab);
+    expect(answer.accepted).toBe(true);
+    expect(answer.steps.map((s) => s.status)).toEqual([200, 200, 200]);
+    expect(answer.message).toContain('ACCEPTED');
+  });
+
   it('"log out everywhere" says it cannot be done (501), and the card still works', async () => {
     const client = new Client(lab.url);
     await client.login();
@@ -95,6 +113,12 @@ describe('stateless mode with a revocation list in Redis', () => {
       expect(replay.status).toBe(401);
       expect(replay.json.reason).toBe('revoked');
     }
+  });
+
+  it('the dashboard replay: the copy refused', async () => {
+    const answer = await replay(lab);
+    expect(answer.accepted).toBe(false);
+    expect(answer.steps[2]).toMatchObject({ step: 'replay', status: 401, reason: 'revoked' });
   });
 
   it('"log out everywhere" ends every card of the user, and a new login works', async () => {

@@ -9,6 +9,7 @@ import { hostGuard } from './host-guard.js';
 import { LabRedis } from './lab-redis.js';
 import { connectLauncher } from './launcher-link.js';
 import { Monitor } from './monitor.js';
+import { replayRoute } from './replay.js';
 import { LabState } from './state.js';
 import { StoreSync } from './store-sync.js';
 
@@ -57,6 +58,7 @@ export async function controlPlane(app: FastifyInstance, options: ControlPlaneOp
   // Before every route's own hooks: a rebinding page gets no answer, not even a 401.
   app.addHook('onRequest', hostGuard(config.adminAllowedHosts));
   adminApi(app, context);
+  replayRoute(app, context);
   dashboardRoutes(app, context, { adminTokenRequired: Boolean(config.adminToken) });
 
   app.addHook('onClose', async () => {

@@ -92,6 +92,8 @@ for (const button of document.querySelectorAll('.mode-button')) {
 }
 $('routing').addEventListener('change', (e) => call('PUT', '/api/routing', { routing: e.target.value }, null, `routing: ${e.target.value}`));
 $('store').addEventListener('change', (e) => call('PUT', '/api/store', { store: e.target.value }, null, `store: ${e.target.value}`));
+// The lab's demo account (services/accounts.json): the replay logs in as a user would.
+$('replay').addEventListener('click', (e) => call('POST', '/api/replay', { username: 'testuser', password: 'testpass' }, e.currentTarget));
 $('add-instance').addEventListener('click', (e) => call('POST', '/api/lab/add-instance', {}, e.currentTarget));
 $('redis-pause').addEventListener('click', (e) => call('POST', '/api/redis/pause', { seconds: Number($('redis-pause-seconds').value) }, e.currentTarget));
 $('redis-flush').addEventListener('click', (e) => call('POST', '/api/redis/flush', {}, e.currentTarget));
