@@ -92,6 +92,23 @@ describe('a card that cannot be trusted is a 401 with its reason, never a 500', 
   });
 });
 
+describe('the card over HTTPS', () => {
+  it('is __Host-sid with Secure, read only under that name, and cleared under it at logout', async () => {
+    const app = await instance({ SEAL_KEYS: key() });
+    const https = { 'x-forwarded-proto': 'https' };
+    const login = await app.inject({ method: 'POST', url: '/login', headers: https, payload: { username: 'bob', password: 'builder' } });
+    const line = String(login.headers['set-cookie']);
+    expect(line).toMatch(/^__Host-sid=[^;]+; Max-Age=1800; Path=\/; HttpOnly; SameSite=Lax; Secure$/);
+    const value = login.cookies.find((c) => c.name === '__Host-sid')!.value;
+    expect((await app.inject({ method: 'GET', url: '/profile', headers: https, cookies: { '__Host-sid': value } })).statusCode).toBe(200);
+    // A plain `sid` over HTTPS could have been planted over plain HTTP: it does not count.
+    const planted = await app.inject({ method: 'GET', url: '/profile', headers: https, cookies: { sid: value } });
+    expect(planted.json().reason).toBe('no_cookie');
+    const logout = await app.inject({ method: 'POST', url: '/logout', headers: https, cookies: { '__Host-sid': value } });
+    expect(logout.cookies.some((c) => c.name === '__Host-sid' && c.value === '')).toBe(true);
+  });
+});
+
 describe('key rotation', () => {
   const oldKey = key();
   const newKey = key();
