@@ -34,6 +34,7 @@ const ROUTES: { method: string; path: string; body?: object }[] = [
   { method: 'DELETE', path: '/api/stream' },
   { method: 'POST', path: '/api/redis/pause', body: { seconds: 5 } },
   { method: 'POST', path: '/api/redis/flush', body: {} },
+  { method: 'POST', path: '/api/replay', body: { username: 'testuser', password: 'testpass' } },
 ];
 
 interface Answer {
