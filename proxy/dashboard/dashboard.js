@@ -165,7 +165,7 @@ function renderInstances(instances) {
     c.why.textContent = instance.up ? '' : instance.lastError ?? '';
     c.rps.textContent = String(instance.rps);
     c.sessions.textContent =
-      instance.store === 'redis' ? 'in Redis' : instance.sessions === null ? '?' : `${instance.sessions} session${instance.sessions === 1 ? '' : 's'}`;
+      instance.store === 'redis' ? 'in Redis' : instance.store === 'sealed' ? 'in the cookies' : instance.sessions === null ? '?' : `${instance.sessions} session${instance.sessions === 1 ? '' : 's'}`;
     c.unauthorized.textContent = String(instance.unauthorized);
     c.total.textContent = String(instance.requests);
     c.recent.replaceChildren(
