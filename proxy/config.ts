@@ -1,5 +1,5 @@
 import { allowedAdminHosts } from './control/host-guard.js';
-import { ConfigError, MODES, MODE_NAMES, ROUTING_KINDS, STORE_KINDS, port, positive, secret, type Env, type ModeName, type RoutingKind, type StoreKind } from '../services/vocabulary.js';
+import { ConfigError, MODES, MODE_NAMES, REVOCATION_KINDS, ROUTING_KINDS, STORE_KINDS, oneOf, port, positive, secret, type Env, type ModeName, type RevocationKind, type RoutingKind, type StoreKind } from '../services/vocabulary.js';
 
 export interface InstanceAddress {
   id: string;
@@ -45,6 +45,8 @@ export interface BalancerConfig {
   redisUrl: string | undefined;
   /** Must match the instances' REDIS_KEY_PREFIX. */
   redisKeyPrefix: string;
+  /** What the instances' REVOCATION is (stateless mode), for the lab's state to show. */
+  revocation: RevocationKind;
 }
 
 /** INSTANCES="app-1=http://127.0.0.1:3001,app-2=http://127.0.0.1:3002" (ids optional). */
@@ -105,6 +107,7 @@ export function loadBalancerConfig(env: Env = process.env): BalancerConfig {
     logLevel: env.LOG_LEVEL || 'info',
     redisUrl: env.REDIS_URL || undefined,
     redisKeyPrefix: env.REDIS_KEY_PREFIX || 'coatcheck:sess:',
+    revocation: oneOf(env, 'REVOCATION', REVOCATION_KINDS, 'none'),
   };
 }
 

@@ -163,6 +163,7 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
         // The dashboard shows the shared logbook and can pause or flush it.
         ...(redisUrl && { REDIS_URL: redisUrl }),
         ...(options.instanceEnv?.REDIS_KEY_PREFIX && { REDIS_KEY_PREFIX: options.instanceEnv.REDIS_KEY_PREFIX }),
+        ...(options.revocation && { REVOCATION: options.revocation }),
         ...options.balancerEnv,
       },
       { name: 'balancer', onLine: (line, stream) => onLine('balancer', line, stream) },

@@ -162,7 +162,7 @@ try {
     const admin = adminClient(options.adminUrl ?? 'http://127.0.0.1:8081', { token: options.adminToken, timeoutMs: 10_000 });
     const state = await admin.state().catch(() => null);
     if (!state) cli.fail(`cannot read the lab's state from ${admin.url}/api/state; pass --admin-url`);
-    options.variants = [{ label: modeOf(state.routing, state.store) ?? `${state.routing} + ${state.store}`, ...state }];
+    options.variants = [{ label: modeOf(state.routing, state.store) ?? `${state.routing} + ${state.store}`, ...state, revocation: state.revocation === 'redis' }];
   }
   const started = new Date();
   const reports = await simulate({ ...options, signal: abort.signal });

@@ -115,6 +115,10 @@ describe('stateless mode with a revocation list in Redis', () => {
     }
   });
 
+  it('the lab state says the revocation list is on', async () => {
+    expect((await lab.admin.state()).revocation).toBe('redis');
+  });
+
   it('the dashboard replay: the copy refused', async () => {
     const answer = await replay(lab);
     expect(answer.accepted).toBe(false);
@@ -184,6 +188,7 @@ describe('switching to stateless at runtime, through the admin API', () => {
   it('turns the memory-mode bug into a working round robin, and the state names the mode', async () => {
     const state = await lab.admin.setMode('stateless');
     expect(state.mode).toBe('stateless');
+    expect(state.revocation).toBe('none');
     expect(state.instances.map((i) => i.store)).toEqual(['sealed', 'sealed']);
     const client = new Client(lab.url);
     expect((await client.login()).status).toBe(200);

@@ -1,4 +1,4 @@
-import type { ModeName, RoutingKind, StoreKind } from '../../services/vocabulary.js';
+import type { ModeName, RevocationKind, RoutingKind, StoreKind } from '../../services/vocabulary.js';
 
 /** One instance in GET /api/state. */
 export interface InstanceState {
@@ -17,6 +17,8 @@ export interface AdminState {
   routing: RoutingKind;
   store: StoreKind;
   mode: ModeName | null;
+  /** Stateless mode's revocation list (the instances' REVOCATION): `none` or `redis`. */
+  revocation?: RevocationKind;
   instances: InstanceState[];
   stats: { requests: number; retries: number; failed: number };
   /** The balancer process's V8 heap in use: RSS also counts the young generation V8 reserves as traffic grows. */

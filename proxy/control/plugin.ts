@@ -15,7 +15,7 @@ import { StoreSync } from './store-sync.js';
 
 export interface ControlPlaneOptions {
   balancer: Balancer;
-  config: Pick<BalancerConfig, 'routing' | 'store' | 'instances' | 'adminAllowedHosts' | 'controlToken' | 'adminToken' | 'redisUrl' | 'redisKeyPrefix'>;
+  config: Pick<BalancerConfig, 'routing' | 'store' | 'instances' | 'adminAllowedHosts' | 'controlToken' | 'adminToken' | 'redisUrl' | 'redisKeyPrefix'> & Partial<Pick<BalancerConfig, 'revocation'>>;
   log: Logger;
   /** The IPC channel to the launcher (npm start, tests); process by default. */
   channel?: Parameters<typeof connectLauncher>[0];
@@ -53,7 +53,8 @@ export async function controlPlane(app: FastifyInstance, options: ControlPlaneOp
     control,
     log,
     authorize: authorizer(config.adminToken),
-    view: () => adminView(state, balancer),
+    // The revocation list is the instances' start-up setting: shown, not switched.
+    view: () => ({ ...adminView(state, balancer), revocation: config.revocation ?? 'none' }),
   };
   // Before every route's own hooks: a rebinding page gets no answer, not even a 401.
   app.addHook('onRequest', hostGuard(config.adminAllowedHosts));
