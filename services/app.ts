@@ -7,6 +7,7 @@ import type { AppConfig } from './config.js';
 import { clearTossedCookies, cookieValues, HOST_PREFIX, readSessionCookie, writeSessionCookie } from './cookie-policy.js';
 import { refuseCrossOrigin } from './cross-origin.js';
 import { Drain } from './drain.js';
+import { storeUnavailable } from './store-unavailable.js';
 import { StoreUnavailableError } from './vocabulary.js';
 import { forwardedProof } from './forwarded-proof.js';
 import { instanceHealth } from './health.js';
@@ -215,14 +216,7 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}): P
       if (now - lastStoreWarning > 5000) request.log.warn({ err: error.message }, 'session store unavailable: answering 503 with Retry-After');
       else request.log.debug({ err: error.message }, 'session store unavailable');
       lastStoreWarning = now;
-      return reply
-        .code(503)
-        .header('retry-after', '1')
-        .send({
-          error: 'store_unavailable',
-          message: 'the session store is not answering; your session cookie is kept, try again in a few seconds',
-          servedBy: config.instanceId,
-        });
+      return reply.send(storeUnavailable(reply, config.instanceId));
     }
     const status = error.statusCode ?? 500;
     if (status >= 500) {

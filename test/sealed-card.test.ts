@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../scripts/lib/free-port.js';
 import { AccountBook, hashPassword } from '../services/accounts.js';
 import { buildApp } from '../services/app.js';
 import { loadConfig } from '../services/config.js';
@@ -154,6 +155,21 @@ describe('a session that outgrows a cookie', () => {
     const still = await profile(app, current);
     expect(still.statusCode).toBe(200);
     expect(still.json().cart.length).toBeGreaterThan(0);
+  });
+});
+
+describe('a revocation list that does not answer', () => {
+  it('answers 503 store_unavailable to a login and to a logged-in card, never 500 and never an open door', async () => {
+    const port = await freePort();
+    const app = await instance({ SEAL_KEYS: key(), REVOCATION: 'redis', REDIS_URL: `redis://127.0.0.1:${port}` });
+    const login = await app.inject({ method: 'POST', url: '/login', payload: { username: 'bob', password: 'builder' } });
+    expect(login.statusCode).toBe(503);
+    expect(login.json().error).toBe('store_unavailable');
+    expect(login.cookies).toHaveLength(0);
+    const card = app.encodeSecureSession(app.createSecureSession({ id: 'z', user: { username: 'bob', displayName: 'Bob' }, loginAt: Date.now() }), 'card');
+    const profile = await app.inject({ method: 'GET', url: '/profile', cookies: { sid: card } });
+    expect(profile.statusCode).toBe(503);
+    expect(profile.headers['retry-after']).toBe('1');
   });
 });
 

@@ -131,8 +131,14 @@ export class SealedSession {
     this.card.set('refreshedAt', value);
   }
 
-  set generation(value: number) {
-    this.card.set('generation', value);
+  /** A new card of a logged-in user, whose generation has not been read yet. */
+  get needsGeneration(): boolean {
+    return this.fresh && this.user !== undefined && this.card.get('generation') === undefined;
+  }
+
+  /** Reads the user's generation from the revocation list into a new card, before it is sealed. */
+  async readGeneration(): Promise<void> {
+    if (this.needsGeneration) this.card.set('generation', await this.rules.revocation.generation(this.user!.username));
   }
 
   /** The idle expiry, where the routes' keep-alive looks for it on a @fastify/session session. */

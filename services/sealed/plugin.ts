@@ -2,6 +2,8 @@ import { createRequire } from 'node:module';
 import type { FastifyInstance, FastifyPluginCallback, FastifyReply, FastifyRequest } from 'fastify';
 import type { AppConfig } from '../config.js';
 import { HOST_PREFIX } from '../cookie-policy.js';
+import { storeUnavailable } from '../store-unavailable.js';
+import { StoreUnavailableError } from '../vocabulary.js';
 import type { SwitchableStore } from '../stores/switchable.js';
 import { SealedSession, type SecureSessionData } from './card.js';
 import type { RevocationList } from './revocation.js';
@@ -51,7 +53,15 @@ export async function sealedSessions(app: FastifyInstance, config: AppConfig, st
       if (!card.deleted) reply.header('x-session-cookie-bytes', String(received));
       return payload;
     }
-    if (session.fresh && session.user) session.generation = await revocation().generation(session.user.username);
+    try {
+      await session.readGeneration();
+    } catch (err) {
+      // Errors thrown in onSend skip the error handler: answer as it would, and send no card.
+      if (!(err instanceof StoreUnavailableError)) throw err;
+      request.log.warn({ err: err.message }, 'revocation list unavailable at login: answering 503');
+      card.changed = false;
+      return JSON.stringify(storeUnavailable(reply, config.instanceId));
+    }
     // Sealed here, not by secure-session's onSend, so its size can be checked first. Also a card
     // opened with an older key is marked changed: it is sealed again with the first one (rotation).
     card.changed = false;
