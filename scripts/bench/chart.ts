@@ -35,7 +35,9 @@ export function chartSvg(results: BenchResults): string {
         if (all > ok) parts.push(`<rect x="${(labelWidth + ok).toFixed(1)}" y="${top}" width="${(all - ok).toFixed(1)}" height="16" fill="#d9534f"/>`);
         parts.push(`<line x1="${lo.toFixed(1)}" x2="${hi.toFixed(1)}" y1="${top + 8}" y2="${top + 8}" stroke="#222" stroke-width="1.5"/>`);
         const failed = row.median.rps - row.median.okRps;
-        const label = `${fmt(row.median.okRps)}/s ok${failed >= 1 ? `, ${fmt(failed)}/s non-2xx` : ''} · p99 ${row.median.p99Ms} ms`;
+        // The cookie each request carries: the wristband, or the whole sealed card in stateless rows.
+        const cookie = row.cookieBytes === undefined ? '' : ` · cookie ${fmt(row.cookieBytes)} B`;
+        const label = `${fmt(row.median.okRps)}/s ok${failed >= 1 ? `, ${fmt(failed)}/s non-2xx` : ''} · p99 ${row.median.p99Ms} ms${cookie}`;
         parts.push(`<text x="${(labelWidth + Math.max(all, hi - labelWidth) + 6).toFixed(1)}" y="${top + 13}">${escape(label)}</text>`);
       }
       y += rowHeight;
