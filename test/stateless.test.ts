@@ -1,3 +1,6 @@
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Lab } from '../scripts/lab.js';
 import { startRedisServer, type RedisServer } from '../scripts/lib/redis-server.js';
@@ -6,6 +9,9 @@ import { startTestLab } from './helpers/lab.js';
 
 // Stateless mode over real processes: the sealed card under round robin, and the price of having
 // no logbook (a copied card outlives logout) with and without the revocation list in Redis.
+
+const run = promisify(execFile);
+const root = fileURLToPath(new URL('..', import.meta.url));
 
 /** A second browser holding a copy of the first one's cookies: the stolen card. */
 function copyOf(client: Client): Client {
@@ -50,6 +56,17 @@ describe('stateless mode, round robin over 3 instances, no revocation list', () 
     const after = await client.profile();
     expect(after.status).toBe(401);
     expect(after.json.reason).toBe('no_cookie');
+  });
+
+  it("passes the lesson's own curl client (docs/clients/session-walk.sh)", async () => {
+    const { stdout } = await run('sh', ['docs/clients/session-walk.sh', 'ravi', 'gold-member', '6'], {
+      cwd: root,
+      env: { ...process.env, COATCHECK_URL: lab.url },
+      timeout: 30_000,
+    });
+    expect(stdout).toContain('login as ravi: 200');
+    expect(stdout).toContain('logged in on 6 of 6 visits');
+    expect(stdout).toContain('"loggedOut":true');
   });
 
   it('the price: a card copied before logout is still accepted after it, on every instance', async () => {
