@@ -50,7 +50,7 @@ export function labRequest(words: string): LabRequest {
 }
 
 /** The guide's usual addresses, moved to the ports this lab really has. */
-export function onLabPorts(command: string, lab: GuideLab): string {
+export function onLabPorts(command: string, lab: Pick<GuideLab, 'url' | 'adminUrl' | 'httpsUrl'>): string {
   const port = (url: string | undefined) => (url ? new URL(url).port : '0');
   return command
     .replace(/\b(localhost|127\.0\.0\.1):8080\b/g, `$1:${port(lab.url)}`)
