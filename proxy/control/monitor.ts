@@ -226,7 +226,9 @@ export class Monitor extends EventEmitter<{ snapshot: [Snapshot] }> {
         const was = this.redisView?.up;
         if (was !== undefined && was !== view.up) {
           this.note(view.up ? 'Redis answers again: the shared logbook is back' : `Redis is not answering (${view.error ?? 'no reply'})`);
-          this.mark('redis', view.up ? 'Redis back' : 'Redis down');
+          // A pause from the dashboard is marked already, when it was asked for.
+          const pausedOnPurpose = this.pausedUntil !== null && this.pausedUntil > Date.now();
+          if (view.up || !pausedOnPurpose) this.mark('redis', view.up ? 'Redis back' : 'Redis down');
         }
         this.redisView = view;
       })

@@ -410,7 +410,9 @@ function drawMarks(ctx, box) {
   const step = (box.right - box.left) / (seconds - 1);
   const offset = seconds - shown.length;
   const items = [];
-  let row = 0;
+  // Each label takes the first of four rows where it does not run into the previous label.
+  const rowEnds = [-Infinity, -Infinity, -Infinity, -Infinity];
+  ctx.font = '600 13px system-ui, sans-serif';
   shown.forEach((sample, i) => {
     for (const mark of sample.marks ?? []) {
       const x = box.left + (offset + i) * step;
@@ -422,11 +424,15 @@ function drawMarks(ctx, box) {
       ctx.moveTo(x, box.top);
       ctx.lineTo(x, box.bottom);
       ctx.stroke();
-      ctx.font = '600 13px system-ui, sans-serif';
-      ctx.fillStyle = color;
-      // Labels left of the right edge, in three rows so close marks stay readable.
       const width = ctx.measureText(mark.text).width;
-      ctx.fillText(mark.text, Math.min(x + 3, box.right - width - 2), box.top + 12 + (row++ % 3) * 15);
+      const at = Math.max(box.left, Math.min(x + 3, box.right - width - 2));
+      let row = rowEnds.findIndex((end) => end < at);
+      if (row < 0) row = rowEnds.indexOf(Math.min(...rowEnds));
+      rowEnds[row] = at + width + 6;
+      ctx.fillStyle = 'rgba(255, 255, 255, 0.85)';
+      ctx.fillRect(at - 1, box.top + 2 + row * 15, width + 2, 14);
+      ctx.fillStyle = color;
+      ctx.fillText(mark.text, at, box.top + 13 + row * 15);
       items.push(el('li', { 'data-kind': mark.kind }, mark.text));
     }
   });
