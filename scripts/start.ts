@@ -110,6 +110,7 @@ try {
 }
 lab.on('crashed', (id: string, why: unknown) => console.log(`[lab] ${id} exited (${String(why)}); restarting it empty, as a container restart policy would`));
 lab.on('restarted', (instance: { id: string }) => console.log(`[lab] ${instance.id} is back (its memory store is empty)`));
+lab.on('action', (text: string) => console.log(`[lab] ${text}`));
 console.log(banner(lab));
 
 let stopping = false;

@@ -68,12 +68,16 @@ describe('the dashboard on a projector', () => {
     await page.locator('#routing').selectOption('ip-hash');
     await page.locator('#mode-detail', { hasText: 'routing ip-hash' }).waitFor();
     const before = await Promise.all(['app-1', 'app-2', 'app-3'].map(requestsOn));
+    // npm start prints what the launcher did ('action' events), as the dashboard's log shows it.
+    const actions: string[] = [];
+    lab.on('action', (text: string) => actions.push(text));
     await page.locator('#stream-rate').selectOption('20');
     await page.getByRole('button', { name: 'Start', exact: true }).click();
     await page.locator('#stream-status', { hasText: /^running/ }).waitFor();
     for (const [i, id] of ['app-1', 'app-2', 'app-3'].entries()) {
       await waitFor(async () => (await requestsOn(id)) >= before[i]! + 5, `virtual users on ${id} under ip-hash`, 30_000);
     }
+    expect(actions).toEqual(['virtual users started: 20 requests/s through the public port']);
   });
 
   it('marks a mode switch and a crash on the logged-out plot, where they happened', async () => {
