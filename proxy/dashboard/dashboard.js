@@ -1,5 +1,5 @@
 /* global document, window, location, sessionStorage, EventSource, fetch, setInterval */
-import { createTopology } from './topology.js';
+import { createTopology, textScale } from './topology.js';
 
 // The dashboard: plain browser JavaScript, no build step, nothing loaded from the network.
 // Data arrives as server-sent events from /api/events; controls call the admin API.
@@ -327,7 +327,7 @@ function span() {
 function axes(ctx, width, height, max, format) {
   const left = 48;
   const bottom = height - 20;
-  ctx.font = '13px system-ui, sans-serif';
+  ctx.font = `${Math.round(13 * textScale())}px system-ui, sans-serif`;
   ctx.fillStyle = '#444';
   ctx.strokeStyle = '#ddd';
   ctx.lineWidth = 1;
@@ -392,6 +392,7 @@ function draw() {
   const max = niceMax(peak);
   const box = axes(rps.ctx, rps.width, rps.height, max, (v) => String(Math.round(v * 10) / 10));
   for (const id of ids) line(rps.ctx, box, samples.map((s) => s.rps[id] ?? null), max, colorOf(id));
+  drawMarks(rps.ctx, box);
 
   const out = prepare($('logout-plot'));
   const box2 = axes(out.ctx, out.width, out.height, 1, (v) => `${Math.round(v * 100)}%`);
@@ -412,7 +413,8 @@ function drawMarks(ctx, box) {
   const items = [];
   // Each label takes the first of four rows where it does not run into the previous label.
   const rowEnds = [-Infinity, -Infinity, -Infinity, -Infinity];
-  ctx.font = '600 13px system-ui, sans-serif';
+  const fontPx = Math.round(13 * textScale());
+  ctx.font = `600 ${fontPx}px system-ui, sans-serif`;
   shown.forEach((sample, i) => {
     for (const mark of sample.marks ?? []) {
       const x = box.left + (offset + i) * step;
@@ -430,13 +432,13 @@ function drawMarks(ctx, box) {
       if (row < 0) row = rowEnds.indexOf(Math.min(...rowEnds));
       rowEnds[row] = at + width + 6;
       ctx.fillStyle = 'rgba(255, 255, 255, 0.85)';
-      ctx.fillRect(at - 1, box.top + 2 + row * 15, width + 2, 14);
+      ctx.fillRect(at - 1, box.top + 2 + row * (fontPx + 2), width + 2, fontPx + 1);
       ctx.fillStyle = color;
-      ctx.fillText(mark.text, at, box.top + 13 + row * 15);
+      ctx.fillText(mark.text, at, box.top + fontPx + row * (fontPx + 2));
       items.push(el('li', { 'data-kind': mark.kind }, mark.text));
     }
   });
-  $('plot-marks').replaceChildren(...items);
+  if (ctx.canvas.id === 'logout-plot') $('plot-marks').replaceChildren(...items);
 }
 
 // ---- the live stream -------------------------------------------------------

@@ -44,7 +44,7 @@ export function createTopology(canvas) {
   }
 
   function text(ctx, value, x, y, { size = 15, weight = 600, color = '#111', align = 'center' } = {}) {
-    ctx.font = `${weight} ${size}px system-ui, 'DejaVu Sans', sans-serif`;
+    ctx.font = `${weight} ${Math.round(size * textScale())}px system-ui, 'DejaVu Sans', sans-serif`;
     ctx.fillStyle = color;
     ctx.textAlign = align;
     ctx.textBaseline = 'middle';
@@ -93,7 +93,7 @@ export function createTopology(canvas) {
       const colour = stale ? ['#999', '#eee'] : instance.up ? ['#136c2e', '#dcf5e3'] : ['#a4161a', '#fde2e1'];
       box(ctx, desk.x, desk.y, desk.w, desk.h, colour[0], colour[1]);
       const state = stale ? '?' : instance.up ? `${instance.rps}/s` : 'DOWN';
-      text(ctx, `${instance.id}  ${state}`, desk.x, desk.y, { size: Math.min(16, desk.h * 0.45) });
+      text(ctx, `${instance.id}  ${state}`, desk.x, desk.y, { size: Math.min(16, desk.h * 0.4) });
       if (!sharedStore) {
         const sessions = instance.sessions === null || instance.sessions === undefined ? '?' : instance.sessions;
         box(ctx, place.logbookX, desk.y, desk.w * 0.75, Math.min(desk.h, 40), '#777', '#fff8e6');
@@ -172,6 +172,11 @@ export function createTopology(canvas) {
     },
     redraw,
   };
+}
+
+/** Canvas text grows with the page's type (larger on a large screen), as the HTML around it does. */
+export function textScale() {
+  return parseFloat(window.getComputedStyle(window.document.documentElement).fontSize) / 16 || 1;
 }
 
 function lerp(a, b, t) {
