@@ -84,6 +84,7 @@ function banner(lab: Lab): string {
     lab.instances.length === 1 ? '  one instance: every request finds its logbook; add instances to see the bug' : mode ? `  ${MODES[mode].summary}` : '',
     '',
     `  balancer   ${url}   the lesson API: POST /login, GET /profile, POST /logout`,
+    ...(lab.httpsUrl ? [`  https      https://localhost:${new URL(lab.httpsUrl).port}   the same over HTTPS (HTTPS_PORT; self-signed unless TLS_CERT)`] : []),
     `  dashboard  ${lab.adminUrl}/   the live lab in a browser (admin port, loopback only)`,
     `  admin      ${lab.adminUrl}   GET /api/state, PUT /api/mode (loopback only)`,
     `  instances  ${lab.instances.map((i) => `${i.id} ${i.url}`).join(', ')}`,

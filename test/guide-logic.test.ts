@@ -74,6 +74,7 @@ describe('the guide runner compares', () => {
     expect(compare(['HTTP/1.1 200 OK', '...', '{}'], ['HTTP/1.1 200 OK', 'a: 1', 'b: 2', '', '{}'])).toBeNull();
     expect(compare(['HTTP/1.1 200 OK', '{}'], ['HTTP/1.1 200 OK', 'a: 1', '{}'])).not.toBeNull();
     expect(compare(['one'], [])).toMatch(/lab: {3}\(nothing more\)/);
+    expect(compare(['200 app-1', '…   (six times app-1)'], ['200 app-1', '200 app-1', '200 app-1'])).toBeNull();
   });
 
   it('moves the guide’s ports to the lab’s, and drops npm run’s banner', () => {

@@ -1,7 +1,8 @@
 /**
  * What "prints what the guide shows" means: equal after replacing the values that change
  * by nature (times, session IDs, ports of processes the lab started), line by line, where a
- * guide line `...` stands for any number of lines the guide leaves out.
+ * guide line that starts with `...` or `…` stands for any number of lines the guide leaves out
+ * (the rest of that line is a comment for the reader: `…  (six times app-1)`).
  */
 
 export interface Loose {
@@ -29,7 +30,7 @@ export function normalize(line: string, loose: Loose = {}): string {
 
 /** null when the output matches, else a message that shows the first line that differs. */
 export function compare(expected: string[], actual: string[], loose: Loose = {}): string | null {
-  const want = trim(expected).map((l) => (l.trim() === '...' ? '...' : normalize(l, loose)));
+  const want = trim(expected).map((l) => (/^(\.\.\.|…)/.test(l.trim()) ? '...' : normalize(l, loose)));
   const got = trim(actual).map((l) => normalize(l, loose));
   if (match(want, 0, got, 0)) return null;
   let i = 0;
