@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { directive, parseBlocks, parseSteps } from '../scripts/guide/blocks.js';
-import { compare, normalize } from '../scripts/guide/compare.js';
+import { DeskNames, compare, normalize } from '../scripts/guide/compare.js';
 import { labRequest, onLabPorts, withoutNpmBanner } from '../scripts/guide/run.js';
 
 const GUIDE = [
@@ -62,6 +62,16 @@ describe('the guide runner compares', () => {
     expect(compare(guide, [lab[0]!, lab[1]!.replace('app-1', 'app-2')])).toMatch(/first difference at output line 2/);
     expect(compare(['200 app-1'], ['200 app-2'], { anyDesk: true })).toBeNull();
     expect(compare(['200 app-1'], ['401 app-2'], { anyDesk: true })).not.toBeNull();
+  });
+
+  it('renames desks consistently through a block, so the pattern still counts', () => {
+    const desks = () => ({ guide: new DeskNames(), lab: new DeskNames() });
+    expect(compare(['200 app-1', '200 app-1'], ['200 app-3', '200 app-3'], { desks: desks() })).toBeNull();
+    expect(compare(['200 app-1', '200 app-1'], ['200 app-3', '200 app-2'], { desks: desks() })).not.toBeNull();
+    // Across the steps of one block: the login's desk is the desk of the visits after it.
+    const block = desks();
+    expect(compare(['login app-1'], ['login app-2'], { desks: block })).toBeNull();
+    expect(compare(['200 app-2'], ['200 app-2'], { desks: block })).not.toBeNull();
   });
 
   it('reads measured figures loosely, but not the words around them', () => {

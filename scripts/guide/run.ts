@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { MODE_NAMES, type ModeName } from '../../services/vocabulary.js';
 import { SHELL_LANGS, directive, parseBlocks, parseSteps, type Block } from './blocks.js';
-import { compare } from './compare.js';
+import { DeskNames, compare } from './compare.js';
 import { Shell } from './shell.js';
 
 /** What a `<!-- guide: lab ... -->` directive asks for: the `npm start` options the guide names. */
@@ -110,7 +110,11 @@ export async function runGuide(options: GuideOptions): Promise<GuideReport> {
 }
 
 async function runBlock(block: Block, lab: GuideLab, shell: Shell, options: GuideOptions, report: GuideReport): Promise<void> {
-  const loose = { measured: directive(block, 'measured') !== null, anyDesk: directive(block, 'any desk') !== null };
+  const loose = {
+    measured: directive(block, 'measured') !== null,
+    anyDesk: directive(block, 'any desk') !== null,
+    ...(directive(block, 'desks renamed') !== null && { desks: { guide: new DeskNames(), lab: new DeskNames() } }),
+  };
   for (const step of parseSteps(block)) {
     report.ran++;
     let message: string | null;
