@@ -14,6 +14,7 @@ describe('the plots’ theory line and marks', () => {
   it('marks mode switches, desks going down and coming back, and pool changes; not every instance report', () => {
     expect(markOf({ type: 'mode', text: 'now routing cookie' }, 'sticky', 5)).toEqual({ at: 5, kind: 'mode', text: 'sticky' });
     expect(markOf({ type: 'mode', text: 'x' }, null, 5)?.text).toBe('custom mode');
+    expect(markOf({ type: 'mode', text: 'x' }, 'redis', 5, true)?.text).toBe('redis: sessions stay in the old store');
     expect(markOf({ type: 'down', id: 'app-2', text: '' }, 'memory', 5)).toEqual({ at: 5, kind: 'crash', text: 'app-2 down' });
     expect(markOf({ type: 'restarted', id: 'app-2', text: '' }, 'memory', 5)?.kind).toBe('back');
     expect(markOf({ type: 'joined', id: 'app-4', text: '' }, 'memory', 5)?.text).toBe('+app-4');

@@ -97,6 +97,7 @@ export class Monitor extends EventEmitter<{ snapshot: [Snapshot] }> {
   private bucket = newBucket();
   private readonly window: { session: number; loggedOut: number; unavailable: number }[] = [];
   private unavailable = 0;
+  private markedStore: StoreKind;
   private lastTick = Date.now();
   private lastRequests = 0;
   private rps = 0;
@@ -108,7 +109,9 @@ export class Monitor extends EventEmitter<{ snapshot: [Snapshot] }> {
   private readonly onChange = (change: LabChange) => {
     if (change.type === 'left') this.counters.delete(change.id);
     if (change.text) this.note(change.text);
-    const mark = markOf(change, this.state.mode, Date.now());
+    const storeChanged = change.type === 'mode' && this.markedStore !== this.state.store;
+    this.markedStore = this.state.store;
+    const mark = markOf(change, this.state.mode, Date.now(), storeChanged);
     // A crash from the dashboard is marked by its route already; the health check's "down" follows.
     const subject = (m: Mark) => `${m.kind} ${m.text.split(' ')[0]}`;
     if (mark && !this.bucket.marks.some((m) => subject(m) === subject(mark))) this.bucket.marks.push(mark);
@@ -123,6 +126,7 @@ export class Monitor extends EventEmitter<{ snapshot: [Snapshot] }> {
     super();
     this.setMaxListeners(0);
     this.lastRequests = balancer.stats.requests;
+    this.markedStore = state.store;
   }
 
   start(): void {

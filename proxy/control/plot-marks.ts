@@ -21,11 +21,14 @@ export function steadyLoggedOut(routing: RoutingKind, store: StoreKind, upInstan
   return routing === 'round-robin' && store === 'memory' ? (upInstances - 1) / upInstances : 0;
 }
 
-/** The mark a change of the lab's state leaves on the plots, if any. */
-export function markOf(change: LabChange, mode: string | null, at: number): Mark | null {
+/**
+ * The mark a change of the lab's state leaves on the plots, if any. A switch of store says that
+ * the sessions stay in the old one: the spike of 401s after it is their users logging in again.
+ */
+export function markOf(change: LabChange, mode: string | null, at: number, storeChanged = false): Mark | null {
   switch (change.type) {
     case 'mode':
-      return { at, kind: 'mode', text: mode ?? 'custom mode' };
+      return { at, kind: 'mode', text: `${mode ?? 'custom mode'}${storeChanged ? ': sessions stay in the old store' : ''}` };
     case 'down':
       return { at, kind: 'crash', text: `${change.id} down` };
     case 'up':
