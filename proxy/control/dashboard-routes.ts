@@ -83,7 +83,8 @@ export function dashboardRoutes(app: FastifyInstance, lab: ControlContext, optio
     monitor.mark('crash', `${target.id} crashed`);
     balancer.markDown(target.id, 'crashed from the dashboard');
     monitor.poke();
-    return reply.code(202).send({ crashing: target.id, message: `${target.id} crashed; it comes back with an empty memory logbook` });
+    const after = state.store === 'memory' ? 'it comes back with an empty memory logbook' : `it comes back, and its sessions are still in ${state.store}`;
+    return reply.code(202).send({ crashing: target.id, message: `${target.id} crashed; ${after}` });
   });
 
   async function ask(request: LabActionRequest, reply: FastifyReply) {
