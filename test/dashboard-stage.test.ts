@@ -1,11 +1,13 @@
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Lab } from '../scripts/lab.js';
+import { startRedisServer, type RedisServer } from '../scripts/lib/redis-server.js';
 import { startTestLab, waitFor } from './helpers/lab.js';
 
 // The dashboard as a room sees it, in real Chromium against a real lab: the stage (topology
 // picture, logged-out plot, mode buttons) on one screen at projector sizes, marks on the plot
-// where the lab changed, virtual users spread by their addresses, and no green UP after the lab is gone.
+// where the lab changed, 503s as their own series, virtual users spread by their addresses, and
+// no green UP after the lab is gone. A redis-server of its own: the Redis drill pauses every client.
 const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 const SCREENS = [
   { width: 1280, height: 720 },
@@ -13,14 +15,16 @@ const SCREENS = [
 ];
 
 describe('the dashboard on a projector', () => {
+  let redis: RedisServer;
   let lab: Lab;
   let labClosed = false;
   let browser: Browser;
   let page: Page;
 
   beforeAll(async () => {
+    redis = await startRedisServer();
     [lab, browser] = await Promise.all([
-      startTestLab({ mode: 'memory', instances: 3 }),
+      startTestLab({ mode: 'memory', instances: 3, redisUrl: redis.url }),
       chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS }),
     ]);
     page = await browser.newPage({ viewport: SCREENS[0]! });
@@ -30,7 +34,21 @@ describe('the dashboard on a projector', () => {
   afterAll(async () => {
     await browser?.close();
     if (!labClosed) await lab?.close();
+    await redis?.stop();
   });
+
+  /** Pixels of one colour on a canvas: a series or a mark was drawn, not only listed. */
+  const pixels = (selector: string, [r, g, b]: [number, number, number]) =>
+    page.evaluate(
+      ({ selector, r, g, b }) => {
+        const canvas = document.querySelector<HTMLCanvasElement>(selector)!;
+        const data = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data;
+        let n = 0;
+        for (let i = 0; i < data.length; i += 4) if (data[i] === r && data[i + 1] === g && data[i + 2] === b) n++;
+        return n;
+      },
+      { selector, r, g, b },
+    );
 
   const card = (id: string) => page.locator(`article[data-id="${id}"]`);
   const requestsOn = async (id: string) => Number(await card(id).locator('dd').nth(3).textContent());
@@ -87,14 +105,17 @@ describe('the dashboard on a projector', () => {
     await page.locator('#plot-marks li[data-kind="crash"]', { hasText: 'app-2' }).waitFor({ state: 'attached' });
     await page.locator('#plot-marks li[data-kind="back"]', { hasText: 'app-2' }).waitFor({ state: 'attached', timeout: 20_000 });
     // Drawn, not only listed: the mode mark's colour is on the canvas, and nothing else there uses it.
-    const modePixels = await page.evaluate(() => {
-      const canvas = document.querySelector<HTMLCanvasElement>('#logout-plot')!;
-      const data = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data;
-      let n = 0;
-      for (let i = 0; i < data.length; i += 4) if (data[i] === 11 && data[i + 1] === 87 && data[i + 2] === 164) n++;
-      return n;
-    });
-    expect(modePixels).toBeGreaterThan(20);
+    expect(await pixels('#logout-plot', [11, 87, 164])).toBeGreaterThan(20);
+  });
+
+  it('shows a Redis outage as 503s, its own series, not as logouts', async () => {
+    // Redis mode, the virtual users still running from above.
+    await page.locator('#redis-pause-seconds').selectOption('3');
+    await page.getByRole('button', { name: 'Make Redis unavailable' }).click();
+    await page.locator('#plot-marks li[data-kind="redis"]', { hasText: 'Redis paused 3 s' }).waitFor({ state: 'attached' });
+    await waitFor(async () => Number(await page.locator('#b-unavailable').textContent()) > 0, '5xx from the desks counted', 20_000);
+    // The 503 series' orange, which no mark and no other series uses.
+    await waitFor(async () => (await pixels('#logout-plot', [230, 159, 0])) > 20, 'the 503 series on the plot', 20_000);
     await page.getByRole('button', { name: 'Stop', exact: true }).click();
     await page.locator('#stream-status', { hasText: /^stopped/ }).waitFor();
   });
