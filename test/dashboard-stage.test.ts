@@ -120,6 +120,21 @@ describe('the dashboard on a projector', () => {
     await page.locator('#stream-status', { hasText: /^stopped/ }).waitFor();
   });
 
+  it('leaves room for two-digit numbers in the event log', async () => {
+    await waitFor(async () => (await page.locator('#log li').count()) >= 10, 'ten log lines');
+    const { padding, marker } = await page.evaluate(() => {
+      const log = document.querySelector('#log')!;
+      const probe = document.createElement('span');
+      probe.textContent = '40. ';
+      probe.style.font = getComputedStyle(log).font;
+      document.body.append(probe);
+      const width = probe.getBoundingClientRect().width;
+      probe.remove();
+      return { padding: parseFloat(getComputedStyle(log).paddingLeft), marker: width };
+    });
+    expect(padding).toBeGreaterThan(marker);
+  });
+
   it('stops showing desks UP when the lab is gone', async () => {
     await card('app-1').locator('.state', { hasText: /^UP$/ }).waitFor();
     labClosed = true;
