@@ -49,7 +49,11 @@ export function serveLabActions(lab: LabControls, balancer: ChildProcess): { clo
     if (balancer.connected) balancer.send(message, () => {});
   }
   const tell = () => send({ type: 'lab-inventory', inventory: inventory() });
-  const event = (text: string) => send({ type: 'lab-event', text });
+  // To the dashboard's log, and to the launcher's terminal (npm start prints 'action' events).
+  const event = (text: string) => {
+    send({ type: 'lab-event', text });
+    lab.emit('action', text);
+  };
 
   lab.on('crashed', (id: string) => {
     lifecycle.set(id, 'restarting');

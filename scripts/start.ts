@@ -89,6 +89,7 @@ function banner(lab: Lab, revocation: RevocationKind | undefined): string {
     revocation === 'redis' ? '  revocation list in Redis: a logged-out card is refused everywhere (and Redis is needed again)' : '',
     '',
     `  balancer   ${url}   the lesson API: POST /login, GET /profile, POST /logout`,
+    ...(lab.httpsUrl ? [`  https      https://localhost:${new URL(lab.httpsUrl).port}   the same over HTTPS (HTTPS_PORT; self-signed unless TLS_CERT)`] : []),
     `  dashboard  ${lab.adminUrl}/   the live lab in a browser (admin port, loopback only)`,
     `  admin      ${lab.adminUrl}   GET /api/state, PUT /api/mode (loopback only)`,
     `  instances  ${lab.instances.map((i) => `${i.id} ${i.url}`).join(', ')}`,
@@ -115,6 +116,7 @@ try {
 }
 lab.on('crashed', (id: string, why: unknown) => console.log(`[lab] ${id} exited (${String(why)}); restarting it empty, as a container restart policy would`));
 lab.on('restarted', (instance: { id: string }) => console.log(`[lab] ${instance.id} is back (its memory store is empty)`));
+lab.on('action', (text: string) => console.log(`[lab] ${text}`));
 console.log(banner(lab, args.revocation));
 
 let stopping = false;

@@ -1,7 +1,7 @@
 import type { StreamStatus } from '../proxy/control/lab-protocol.js';
 import { DEMO_CREDENTIALS } from './simulate/accounts.js';
+import { isLoopback, userAddress } from './simulate/population.js';
 import { VirtualUser } from './simulate/virtual-user.js';
-
 
 export interface StreamOptions {
   baseUrl: string;
@@ -38,7 +38,10 @@ export class VirtualUserStream {
     const count = options.users ?? 20;
     this.users = Array.from({ length: count }, (_, i) => {
       const { username, password } = DEMO_CREDENTIALS[i % DEMO_CREDENTIALS.length]!;
-      return new VirtualUser({ baseUrl: options.baseUrl, username, password, timeoutMs: 5000 });
+      // Each user from its own 127.x address, as the simulator does: ip-hash and the hash ring
+      // then spread the users over the desks, and move them when the pool changes.
+      const own = isLoopback(options.baseUrl) ? { localAddress: userAddress(i) } : {};
+      return new VirtualUser({ baseUrl: options.baseUrl, username, password, timeoutMs: 5000, ...own });
     });
     const maxSeconds = options.maxSeconds ?? 600;
     this.endsAt = Date.now() + maxSeconds * 1000;

@@ -23,7 +23,7 @@ export function dashboardRoutes(app: FastifyInstance, lab: ControlContext, optio
   let files: Map<string, StaticFile> | null = null;
   let missing = '';
   try {
-    files = loadFiles(DASHBOARD_DIR, ['index.html', 'dashboard.js', 'dashboard.css']);
+    files = loadFiles(DASHBOARD_DIR, ['index.html', 'dashboard.js', 'topology.js', 'dashboard.css']);
   } catch (err) {
     missing = (err as Error).message;
     lab.log.warn({ err: missing }, 'dashboard page unavailable; the admin API still works');
@@ -43,6 +43,7 @@ export function dashboardRoutes(app: FastifyInstance, lab: ControlContext, optio
   for (const [path, name] of [
     ['/', 'index.html'],
     ['/dashboard.js', 'dashboard.js'],
+    ['/topology.js', 'topology.js'],
     ['/dashboard.css', 'dashboard.css'],
   ] as const) {
     app.get(path, async (_request, reply) => {
@@ -79,9 +80,11 @@ export function dashboardRoutes(app: FastifyInstance, lab: ControlContext, optio
     }
     // It is dying right now: say so before the next health check does.
     monitor.note(`${target.id} was crashed from the dashboard: it will come back empty, as after a deploy`);
+    monitor.mark('crash', `${target.id} crashed`);
     balancer.markDown(target.id, 'crashed from the dashboard');
     monitor.poke();
-    return reply.code(202).send({ crashing: target.id, message: `${target.id} crashed; it comes back with an empty memory logbook` });
+    const after = state.store === 'memory' ? 'it comes back with an empty memory logbook' : `it comes back, and its sessions are still in ${state.store}`;
+    return reply.code(202).send({ crashing: target.id, message: `${target.id} crashed; ${after}` });
   });
 
   async function ask(request: LabActionRequest, reply: FastifyReply) {
@@ -161,6 +164,7 @@ export function dashboardRoutes(app: FastifyInstance, lab: ControlContext, optio
       }
       monitor.markPaused(Date.now() + seconds * 1000);
       monitor.note(`Redis paused for ${seconds} s (CLIENT PAUSE ALL): every client waits, no data is lost`);
+      monitor.mark('redis', `Redis paused ${seconds} s`);
       monitor.poke();
       return { pausedForSeconds: seconds, message: `Redis paused for ${seconds} s` };
     },
@@ -172,6 +176,7 @@ export function dashboardRoutes(app: FastifyInstance, lab: ControlContext, optio
     try {
       const deleted = await client.flush();
       monitor.note(`Redis flushed: ${deleted} session key(s) under ${client.keyPrefix} deleted, so every Redis session is gone`);
+      monitor.mark('redis', 'Redis flushed');
       monitor.poke();
       return { deleted, message: `${deleted} session key(s) deleted from Redis` };
     } catch (err) {

@@ -4,6 +4,7 @@ import type { Balancer, ServedEvent } from '../balancer/index.js';
 import type { LabRedis, RedisView } from './lab-redis.js';
 import type { InstanceLifecycle, StreamStatus } from './lab-protocol.js';
 import type { LauncherLink } from './launcher-link.js';
+import { markOf, steadyLoggedOut, type Mark, type MarkKind } from './plot-marks.js';
 import type { InstanceView as KnownInstance, LabChange, LabState } from './state.js';
 
 /** Requests that need a logged-in session: a 401 on these is a user being "logged out". */
@@ -36,6 +37,14 @@ export interface Sample {
   rps: Record<string, number>;
   /** Share of session requests answered 401 over the last RATE_WINDOW seconds; null when there were none. */
   loggedOutRate: number | null;
+  /** Share of them answered 5xx by an instance (its store not answering): not a logout, an outage. */
+  unavailableRate: number | null;
+  /** What theory predicts for the mode active at this moment; null with no instance up. */
+  theory: number | null;
+  /** Mode switches, crashes, restarts, Redis outages during this second. */
+  marks: Mark[];
+  /** Answers per instance this second: [2xx/3xx, 401, 5xx], for the topology's moving requests. */
+  flow: Record<string, [number, number, number]>;
 }
 
 export interface LogEntry {
@@ -49,7 +58,8 @@ export interface Snapshot {
   store: StoreKind;
   mode: string | null;
   publicPort: number | null;
-  balancer: { requests: number; retries: number; failed: number; rps: number };
+  /** unavailable: 5xx answers the instances gave (a store outage), which `failed` (the balancer's own) does not count. */
+  balancer: { requests: number; retries: number; failed: number; rps: number; unavailable: number };
   instances: InstanceView[];
   /** checked: false until the first look at Redis since a dashboard opened. */
   redis: (RedisView & { checked: boolean; inUse: boolean; pausedUntil: number | null }) | null;
@@ -84,8 +94,10 @@ export class Monitor extends EventEmitter<{ snapshot: [Snapshot] }> {
   watchers = 0;
   private readonly log: LogEntry[] = [];
   private readonly counters = new Map<string, Counters>();
-  private bucket = { rps: new Map<string, number>(), session: 0, loggedOut: 0 };
-  private readonly window: { session: number; loggedOut: number }[] = [];
+  private bucket = newBucket();
+  private readonly window: { session: number; loggedOut: number; unavailable: number }[] = [];
+  private unavailable = 0;
+  private markedStore: StoreKind;
   private lastTick = Date.now();
   private lastRequests = 0;
   private rps = 0;
@@ -97,6 +109,12 @@ export class Monitor extends EventEmitter<{ snapshot: [Snapshot] }> {
   private readonly onChange = (change: LabChange) => {
     if (change.type === 'left') this.counters.delete(change.id);
     if (change.text) this.note(change.text);
+    const storeChanged = change.type === 'mode' && this.markedStore !== this.state.store;
+    this.markedStore = this.state.store;
+    const mark = markOf(change, this.state.mode, Date.now(), storeChanged);
+    // A crash from the dashboard is marked by its route already; the health check's "down" follows.
+    const subject = (m: Mark) => `${m.kind} ${m.text.split(' ')[0]}`;
+    if (mark && !this.bucket.marks.some((m) => subject(m) === subject(mark))) this.bucket.marks.push(mark);
     this.poke();
   };
 
@@ -108,6 +126,7 @@ export class Monitor extends EventEmitter<{ snapshot: [Snapshot] }> {
     super();
     this.setMaxListeners(0);
     this.lastRequests = balancer.stats.requests;
+    this.markedStore = state.store;
   }
 
   start(): void {
@@ -141,6 +160,11 @@ export class Monitor extends EventEmitter<{ snapshot: [Snapshot] }> {
     this.inspectRedis();
   }
 
+  /** Puts a mark on the plots at this second (a control the state does not see: a Redis drill). */
+  mark(kind: MarkKind, text: string): void {
+    this.bucket.marks.push({ at: Date.now(), kind, text });
+  }
+
   private counter(id: string): Counters {
     let counter = this.counters.get(id);
     if (!counter) {
@@ -157,9 +181,13 @@ export class Monitor extends EventEmitter<{ snapshot: [Snapshot] }> {
     counter.recent.unshift({ at: Date.now(), method, path, status });
     if (counter.recent.length > RECENT) counter.recent.pop();
     this.bucket.rps.set(instance, (this.bucket.rps.get(instance) ?? 0) + 1);
+    const flow = this.bucket.flow[instance] ?? (this.bucket.flow[instance] = [0, 0, 0]);
+    flow[status >= 500 ? 2 : status === 401 ? 1 : 0]++;
+    if (status >= 500) this.unavailable++;
     if (SESSION_PATHS.has(path)) {
       this.bucket.session++;
       if (status === 401) this.bucket.loggedOut++;
+      if (status >= 500) this.bucket.unavailable++;
     }
   }
 
@@ -169,12 +197,21 @@ export class Monitor extends EventEmitter<{ snapshot: [Snapshot] }> {
     this.lastTick = now;
     const rps: Record<string, number> = {};
     for (const backend of this.balancer.backends) rps[backend.id] = round((this.bucket.rps.get(backend.id) ?? 0) / seconds);
-    this.window.push({ session: this.bucket.session, loggedOut: this.bucket.loggedOut });
+    this.window.push({ session: this.bucket.session, loggedOut: this.bucket.loggedOut, unavailable: this.bucket.unavailable });
     if (this.window.length > RATE_WINDOW) this.window.shift();
-    const session = this.window.reduce((sum, w) => sum + w.session, 0);
-    const loggedOut = this.window.reduce((sum, w) => sum + w.loggedOut, 0);
-    const sample: Sample = { at: now, rps, loggedOutRate: session > 0 ? loggedOut / session : null };
-    this.bucket = { rps: new Map(), session: 0, loggedOut: 0 };
+    const sum = (key: 'session' | 'loggedOut' | 'unavailable') => this.window.reduce((total, w) => total + w[key], 0);
+    const session = sum('session');
+    const up = this.state.instances.filter((i) => i.up).length;
+    const sample: Sample = {
+      at: now,
+      rps,
+      loggedOutRate: session > 0 ? sum('loggedOut') / session : null,
+      unavailableRate: session > 0 ? sum('unavailable') / session : null,
+      theory: steadyLoggedOut(this.state.routing, this.state.store, up),
+      marks: this.bucket.marks,
+      flow: this.bucket.flow,
+    };
+    this.bucket = newBucket();
     this.rps = round((this.balancer.stats.requests - this.lastRequests) / seconds);
     this.lastRequests = this.balancer.stats.requests;
     this.history.push(sample);
@@ -193,6 +230,9 @@ export class Monitor extends EventEmitter<{ snapshot: [Snapshot] }> {
         const was = this.redisView?.up;
         if (was !== undefined && was !== view.up) {
           this.note(view.up ? 'Redis answers again: the shared logbook is back' : `Redis is not answering (${view.error ?? 'no reply'})`);
+          // A pause from the dashboard is marked already, when it was asked for.
+          const pausedOnPurpose = this.pausedUntil !== null && this.pausedUntil > Date.now();
+          if (view.up || !pausedOnPurpose) this.mark('redis', view.up ? 'Redis back' : 'Redis down');
         }
         this.redisView = view;
       })
@@ -214,7 +254,7 @@ export class Monitor extends EventEmitter<{ snapshot: [Snapshot] }> {
       store,
       mode,
       publicPort: typeof address === 'object' && address ? address.port : null,
-      balancer: { ...this.balancer.stats, rps: this.rps },
+      balancer: { ...this.balancer.stats, rps: this.rps, unavailable: this.unavailable },
       instances: this.state.instances.map((b) => {
         const counter = this.counter(b.id);
         return {
@@ -248,6 +288,10 @@ export class Monitor extends EventEmitter<{ snapshot: [Snapshot] }> {
       log: this.log.slice(-LOG_SIZE),
     };
   }
+}
+
+function newBucket() {
+  return { rps: new Map<string, number>(), session: 0, loggedOut: 0, unavailable: 0, marks: [] as Mark[], flow: {} as Sample['flow'] };
 }
 
 function round(n: number): number {

@@ -1,4 +1,6 @@
 /* global document, window, location, sessionStorage, EventSource, fetch, setInterval */
+import { createTopology, textScale } from './topology.js';
+
 // The dashboard: plain browser JavaScript, no build step, nothing loaded from the network.
 // Data arrives as server-sent events from /api/events; controls call the admin API.
 // Every text from the server is set with textContent, never parsed as HTML.
@@ -7,12 +9,25 @@ const $ = (id) => document.getElementById(id);
 const COLORS = ['#0072B2', '#D55E00', '#009E73', '#CC79A7', '#E69F00', '#56B4E9', '#000000', '#8c8c8c'];
 const HISTORY = 180;
 const TOKEN_KEY = 'coatcheck-admin-token';
+const MARK_COLORS = { mode: '#0b57a4', crash: '#a4161a', back: '#136c2e', pool: '#6a3d9a', redis: '#b36b00' };
+// What the room should read in the mode of the moment, next to the buttons.
+const STORIES = {
+  memory: (n) =>
+    `Round robin, a logbook per desk: a visit finds the desk that wrote the wristband 1 time in ${n}, so theory says ${n - 1}/${n} of visits are logged out.`,
+  sticky: () => 'The balancer pins each browser to its desk with its own cookie: nobody is logged out, until that desk crashes or leaves.',
+  redis: () => 'Round robin, one shared logbook in Redis: every desk knows every wristband. Desks may come and go; now Redis must not fail.',
+  stateless: () =>
+    'Round robin, no logbook: the session is a sealed card in the cookie that any desk can read. Nobody is logged out by chance, but logout only clears the browser\'s copy: try the replay.',
+};
+const HASH_STORY =
+  'Pinned by client address: each virtual user comes from its own 127.x address, so they spread over the desks, and a new desk moves most of them (ip-hash) or about 1/(N+1) (consistent-hash).';
 
 let samples = [];
 let snapshot = null;
 let lastSnapshotAt = 0;
 let tokenRequired = false;
 const cards = new Map();
+const topology = createTopology($('topology'));
 // Buttons waiting for their answer: disabled so a double click does not crash two instances.
 const busy = new Set();
 
@@ -179,6 +194,16 @@ function renderInstances(instances) {
   }
 }
 
+/** The stream ended or went quiet: nothing on the page may still claim a desk is UP. */
+function markStale() {
+  for (const entry of cards.values()) {
+    entry.root.className = 'card stale';
+    entry.state.textContent = 'NO DATA';
+    entry.why.textContent = 'the dashboard lost the lab: this is what it last knew';
+  }
+  topology.stale();
+}
+
 function applyLauncher() {
   const available = Boolean(snapshot?.launcher.available);
   for (const button of document.querySelectorAll('[data-launcher]')) {
@@ -258,6 +283,11 @@ function render(s) {
   $('b-requests').textContent = String(s.balancer.requests);
   $('b-retries').textContent = String(s.balancer.retries);
   $('b-failed').textContent = String(s.balancer.failed);
+  $('b-unavailable').textContent = String(s.balancer.unavailable ?? 0);
+  const up = s.instances.filter((i) => i.up).length;
+  $('mode-story').textContent =
+    s.routing === 'ip-hash' || s.routing === 'consistent-hash' ? HASH_STORY : (STORIES[s.mode] ?? (() => `routing ${s.routing}, store ${s.store}`))(Math.max(1, up));
+  topology.update(s);
   renderInstances(s.instances);
   renderRedis(s.redis, s.at);
   renderStream(s.launcher.stream);
@@ -301,7 +331,7 @@ function span() {
 function axes(ctx, width, height, max, format) {
   const left = 48;
   const bottom = height - 20;
-  ctx.font = '13px system-ui, sans-serif';
+  ctx.font = `${Math.round(13 * textScale())}px system-ui, sans-serif`;
   ctx.fillStyle = '#444';
   ctx.strokeStyle = '#ddd';
   ctx.lineWidth = 1;
@@ -366,14 +396,53 @@ function draw() {
   const max = niceMax(peak);
   const box = axes(rps.ctx, rps.width, rps.height, max, (v) => String(Math.round(v * 10) / 10));
   for (const id of ids) line(rps.ctx, box, samples.map((s) => s.rps[id] ?? null), max, colorOf(id));
+  drawMarks(rps.ctx, box);
 
   const out = prepare($('logout-plot'));
   const box2 = axes(out.ctx, out.width, out.height, 1, (v) => `${Math.round(v * 100)}%`);
-  if (snapshot && snapshot.routing === 'round-robin' && snapshot.store === 'memory') {
-    const n = snapshot.instances.filter((i) => i.up).length;
-    if (n > 0) line(out.ctx, box2, Array(HISTORY).fill((n - 1) / n), 1, '#777', true);
-  }
+  // The theory of the mode active at each second, not of the mode now: a switch is a step.
+  line(out.ctx, box2, samples.map((s) => s.theory ?? null), 1, '#777', true);
+  // 503s only where there were some: a line along 0% would hide the axis.
+  line(out.ctx, box2, samples.map((s) => (s.unavailableRate ? s.unavailableRate : null)), 1, '#e69f00');
   line(out.ctx, box2, samples.map((s) => s.loggedOutRate), 1, '#a4161a');
+  drawMarks(out.ctx, box2);
+}
+
+/** Where the lab changed, on the plot: a line and a few words, and the same as a list for screen readers. */
+function drawMarks(ctx, box) {
+  const seconds = span();
+  const shown = samples.slice(-seconds);
+  const step = (box.right - box.left) / (seconds - 1);
+  const offset = seconds - shown.length;
+  const items = [];
+  // Each label takes the first of four rows where it does not run into the previous label.
+  const rowEnds = [-Infinity, -Infinity, -Infinity, -Infinity];
+  const fontPx = Math.round(13 * textScale());
+  ctx.font = `600 ${fontPx}px system-ui, sans-serif`;
+  shown.forEach((sample, i) => {
+    for (const mark of sample.marks ?? []) {
+      const x = box.left + (offset + i) * step;
+      const color = MARK_COLORS[mark.kind] ?? '#333';
+      ctx.strokeStyle = color;
+      ctx.lineWidth = 2;
+      ctx.setLineDash([]);
+      ctx.beginPath();
+      ctx.moveTo(x, box.top);
+      ctx.lineTo(x, box.bottom);
+      ctx.stroke();
+      const width = ctx.measureText(mark.text).width;
+      const at = Math.max(box.left, Math.min(x + 3, box.right - width - 2));
+      let row = rowEnds.findIndex((end) => end < at);
+      if (row < 0) row = rowEnds.indexOf(Math.min(...rowEnds));
+      rowEnds[row] = at + width + 6;
+      ctx.fillStyle = 'rgba(255, 255, 255, 0.85)';
+      ctx.fillRect(at - 1, box.top + 2 + row * (fontPx + 2), width + 2, fontPx + 1);
+      ctx.fillStyle = color;
+      ctx.fillText(mark.text, at, box.top + fontPx + row * (fontPx + 2));
+      items.push(el('li', { 'data-kind': mark.kind }, mark.text));
+    }
+  });
+  if (ctx.canvas.id === 'logout-plot') $('plot-marks').replaceChildren(...items);
 }
 
 // ---- the live stream -------------------------------------------------------
@@ -386,8 +455,9 @@ function connect() {
     live.className = 'live ok';
   });
   source.addEventListener('error', () => {
-    live.textContent = 'reconnecting…';
+    live.textContent = 'lab not answering: reconnecting…';
     live.className = 'live bad';
+    markStale();
   });
   source.addEventListener('intro', (event) => {
     tokenRequired = JSON.parse(event.data).adminTokenRequired;
@@ -403,12 +473,16 @@ setInterval(() => {
   if (lastSnapshotAt && Date.now() - lastSnapshotAt > 3000) {
     $('live').textContent = 'no data for a few seconds…';
     $('live').className = 'live bad';
+    markStale();
   } else if (lastSnapshotAt && $('live').className !== 'live ok') {
     $('live').textContent = 'live';
     $('live').className = 'live ok';
   }
 }, 1000);
-window.addEventListener('resize', draw);
+window.addEventListener('resize', () => {
+  draw();
+  topology.redraw();
+});
 connect();
 
 /** Text from the public side (anyone can choose a request path): at most `max` characters. */

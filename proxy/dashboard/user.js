@@ -9,6 +9,8 @@ const $ = (id) => document.getElementById(id);
 let checks = 0;
 let loggedIn = 0;
 let loggedOut = 0;
+/** A login since the last logout: the browser holds a wristband (the page cannot read the HttpOnly cookie itself). */
+let holding = false;
 
 function add(kind, door, text) {
   const li = document.createElement('li');
@@ -44,14 +46,22 @@ $('login').addEventListener('submit', (event) => {
   event.preventDefault();
   const username = $('account').value;
   send('POST', '/login', { username, password: PASSWORDS[username] }).then(({ status, servedBy, json }) => {
-    if (status === 200) add('info', servedBy, `logged in as ${json.user.displayName}: wristband issued, written in ${servedBy}'s logbook`);
+    if (status === 200) {
+      holding = true;
+      add('info', servedBy, `logged in as ${json.user.displayName}: wristband issued, written in ${servedBy}'s logbook`);
+    }
     else add('err', servedBy, `login answered ${status}: ${json.message ?? ''}`);
   }, failed);
 });
 
 $('logout').addEventListener('click', () => {
   send('POST', '/logout').then(({ servedBy, json }) => {
-    add('info', servedBy, json.loggedOut ? 'logged out: the session is destroyed and the cookie cleared' : 'logout: you were not logged in');
+    // The page cannot read the HttpOnly cookie; it knows whether it logged in since the last logout.
+    if (json.loggedOut) add('info', servedBy, 'logged out: the session is destroyed and the cookie cleared');
+    else if (holding)
+      add('out', servedBy, `logout reached ${servedBy ?? 'a desk'}, whose logbook did not have your session: this browser dropped its cookie, but the session lives on in the logbook that has it (a copy of the cookie still works there)`);
+    else add('info', servedBy, 'logout: you were not logged in');
+    holding = false;
   }, failed);
 });
 
