@@ -105,6 +105,8 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
     CONTROL_TOKEN: controlToken,
     TRUST_PROXY_TOKEN: trustProxyToken,
     ...(redisUrl && { REDIS_URL: redisUrl }),
+    // The race lab's slow request (POST /cart?delay=): a lab feature, never in a production config.
+    LAB_SLOW_MAX_MS: '5000',
     ...options.instanceEnv,
   });
 

@@ -14,6 +14,7 @@ import { authRoutes } from './routes/auth.js';
 import { controlRoutes } from './routes/control.js';
 import './session-types.js';
 import { memoryBacking, redisBacking } from './stores/backings.js';
+import { RaceGuard } from './stores/race-guard.js';
 import { SwitchableStore } from './stores/switchable.js';
 
 export interface BuildOptions {
@@ -52,9 +53,10 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}): P
   const bootId = randomBytes(8).toString('hex');
   const accounts = options.accounts ?? AccountBook.fromFile(config.accountsFile);
   const redisUrl = config.redisUrl;
+  const guard = new RaceGuard(config.raceGuard);
   const store = new SwitchableStore(
     {
-      memory: () => memoryBacking(config.sessionTtlSeconds, config.sweepIntervalMs),
+      memory: () => memoryBacking(config.sessionTtlSeconds, config.sweepIntervalMs, guard),
       ...(redisUrl && {
         redis: () =>
           redisBacking({
@@ -64,12 +66,13 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}): P
             autoPipelining: config.redisAutoPipelining,
             onError: (err) => app.log.warn({ err: err.message }, 'redis connection problem: requests needing the store get 503 until it answers'),
             onRecover: () => app.log.info('redis answers again'),
-          }),
+          }, guard),
       }),
     },
     config.store,
     config.sessionTtlSeconds,
     config.sessionMaxPerUser,
+    guard,
   );
   // Before every other hook: what X-Forwarded-* says must be settled before anyone reads request.ip.
   if (config.trustProxyToken) app.addHook('onRequest', forwardedProof(config.trustProxyToken));
@@ -249,5 +252,9 @@ const CLIENT_ERRORS: Record<string, { error: string; message: string }> = {
   },
   FST_ERR_CTP_BODY_TOO_LARGE: { error: 'body_too_large', message: 'the body is larger than 16 KiB' },
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: { error: 'bad_request', message: 'content-length does not match the body' },
+  COATCHECK_SESSION_ENDED: {
+    error: 'not_logged_in',
+    message: 'this session was logged out while the request was running: nothing was written; log in again',
+  },
 };
 

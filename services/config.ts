@@ -63,6 +63,16 @@ export interface AppConfig {
   loginHashQueuePerAccount: number;
   /** Password checks waiting in all; the next gets 503 at once. */
   loginHashQueueMax: number;
+  /**
+   * Guard sessions against their own concurrent requests: no logout undone by a slow request,
+   * no cart add lost (services/stores/race-guard.ts). Off only to show the race.
+   */
+  raceGuard: boolean;
+  /**
+   * Longest delay POST /cart?delay=<ms> may ask for, to make the race visible on purpose.
+   * 0 (the default): the delay is refused. The lab launcher sets it; production never should.
+   */
+  labSlowMaxMs: number;
   /** On SIGTERM: longest wait for the balancer to see /health say "draining" before closing. */
   drainMaxMs: number;
 }
@@ -126,5 +136,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     loginHashQueuePerAccount: int(env, 'LOGIN_HASH_QUEUE_PER_ACCOUNT', 8, 1, 10_000),
     loginHashQueueMax: int(env, 'LOGIN_HASH_QUEUE_MAX', 64, 1, 100_000),
     drainMaxMs: int(env, 'DRAIN_MAX_MS', 3000, 0, 60_000),
+    raceGuard: flag(env, 'RACE_GUARD', true),
+    labSlowMaxMs: int(env, 'LAB_SLOW_MAX_MS', 0, 0, 60_000),
   };
 }

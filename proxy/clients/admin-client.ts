@@ -1,4 +1,5 @@
 import type { ModeName, RoutingKind, StoreKind } from '../../services/vocabulary.js';
+import type { RaceView } from '../control/race.js';
 
 /** One instance in GET /api/state. */
 export interface InstanceState {
@@ -55,6 +56,9 @@ export interface AdminClient {
   stopStream(): Promise<{ message: string }>;
   pauseRedis(seconds: number): Promise<{ message: string }>;
   flushRedis(): Promise<{ deleted: number; message: string }>;
+  /** The race lab: guarded stores (the default) or naive ones, and one race run through the balancer. */
+  setRaceGuard(on: boolean): Promise<RaceView>;
+  race(kind: 'cart' | 'logout'): Promise<RaceView>;
 }
 
 /**
@@ -101,5 +105,7 @@ export function adminClient(url: string, options: { token?: string | undefined; 
     stopStream: () => call('DELETE', '/api/stream'),
     pauseRedis: (seconds) => call('POST', '/api/redis/pause', { seconds }),
     flushRedis: () => call('POST', '/api/redis/flush'),
+    setRaceGuard: (on) => call('PUT', '/api/race-guard', { on }),
+    race: (kind) => call('POST', '/api/race', { kind }),
   };
 }

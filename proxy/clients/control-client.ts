@@ -28,6 +28,8 @@ export interface ControlClient {
   crash(instanceUrl: string): Promise<void>;
   /** POST /_control/seed: many copies of one session under the given ids (bench only). */
   seed(instanceUrl: string, ids: readonly string[], session: object): Promise<{ seeded: number; sessions: number | null }>;
+  /** PUT /_control/race-guard: guarded stores (the default) or the naive ones that show the race. */
+  setRaceGuard(instanceUrl: string, on: boolean): Promise<{ raceGuard: boolean }>;
   /** GET /_control/health: the process behind the instance, for the soak test and operators. */
   health(instanceUrl: string): Promise<ControlHealth>;
 }
@@ -69,6 +71,9 @@ export function controlClient(token: string, timeoutMs = 2000): ControlClient {
     },
     async seed(instanceUrl, ids, session) {
       return ensure(await call<{ seeded: number; sessions: number | null }>(instanceUrl, 'POST', '/_control/seed', { ids, session }, 120_000), '/_control/seed');
+    },
+    async setRaceGuard(instanceUrl, on) {
+      return ensure(await call<{ raceGuard: boolean }>(instanceUrl, 'PUT', '/_control/race-guard', { on }), '/_control/race-guard');
     },
     async health(instanceUrl) {
       const h = ensure(await call<Partial<ControlHealth>>(instanceUrl, 'GET', '/_control/health'), '/_control/health');

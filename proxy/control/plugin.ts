@@ -9,6 +9,7 @@ import { hostGuard } from './host-guard.js';
 import { LabRedis } from './lab-redis.js';
 import { connectLauncher } from './launcher-link.js';
 import { Monitor } from './monitor.js';
+import { raceRoutes } from './race.js';
 import { LabState } from './state.js';
 import { StoreSync } from './store-sync.js';
 
@@ -58,6 +59,7 @@ export async function controlPlane(app: FastifyInstance, options: ControlPlaneOp
   app.addHook('onRequest', hostGuard(config.adminAllowedHosts));
   adminApi(app, context);
   dashboardRoutes(app, context, { adminTokenRequired: Boolean(config.adminToken) });
+  raceRoutes(app, context);
 
   app.addHook('onClose', async () => {
     monitor.stop();

@@ -4,7 +4,8 @@ import { normalizeUsername, type AccountBook, type PublicUser } from '../account
 import { HashQueue, HashQueueFullError } from '../hash-queue.js';
 import type { AppConfig } from '../config.js';
 import type { SwitchableStore } from '../stores/switchable.js';
-import { destroySession, getSession } from '../stores/types.js';
+import { SessionEndedError } from '../stores/race-guard.js';
+import { destroySession, getSession, ttlSeconds } from '../stores/types.js';
 import { LoginThrottle } from '../throttle/login.js';
 import { requireLogin } from './require-login.js';
 
@@ -26,6 +27,14 @@ const cartItem = {
 } as const;
 
 const CART_LIMIT = 20;
+
+// The lab's slow request: POST /cart?delay=<ms> holds the session that long before answering.
+// Strings because query strings are (Ajv does not coerce here); refused unless LAB_SLOW_MAX_MS allows it.
+const labDelay = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { delay: { type: 'string', pattern: '^[0-9]{1,5}$' } },
+} as const;
 
 /**
  * The lesson API: POST /login, GET /profile, POST /logout (+ a small cart, so
@@ -121,13 +130,39 @@ export function authRoutes(app: FastifyInstance, config: AppConfig, accounts: Ac
       displayName: user!.displayName,
       loginAt: new Date(loginAt!).toISOString(),
       createdBy: request.session.createdBy,
-      cart: request.session.cart ?? [],
+      // Guarded, the cart is its own structure in the store; unguarded, a copy inside the session.
+      cart: store.guard.on ? await store.carts.list(request.session.sessionId) : (request.session.cart ?? []),
       servedBy: id,
     };
   });
 
-  app.post('/cart', { ...loggedIn, schema: { body: cartItem } }, async (request) => {
+  app.post('/cart', { ...loggedIn, schema: { body: cartItem, querystring: labDelay } }, async (request, reply) => {
     const { item } = request.body as { item: string };
+    const { delay } = request.query as { delay?: string };
+    if (delay !== undefined) {
+      const ms = Number(delay);
+      if (ms > config.labSlowMaxMs) {
+        return reply.code(400).send({
+          error: 'delay_not_allowed',
+          message:
+            config.labSlowMaxMs === 0
+              ? 'slow requests are a lab feature: this instance was started without LAB_SLOW_MAX_MS'
+              : `delay is at most ${config.labSlowMaxMs} ms on this instance (LAB_SLOW_MAX_MS)`,
+          servedBy: id,
+        });
+      }
+      // A warning on purpose: it says this instance delays requests, and tests wait on the line.
+      request.log.warn({ delayMs: ms }, 'lab slow request: holding this session');
+      await new Promise((resolve) => setTimeout(resolve, ms));
+    }
+    if (store.guard.on) {
+      // One atomic step in the store, after the delay: a logout meanwhile left a tombstone it sees.
+      const cart = await store.carts.add(request.session.sessionId, item, CART_LIMIT, ttlSeconds(request.session, config.sessionTtlSeconds));
+      if (!cart) throw new SessionEndedError();
+      keepAlive(request.session);
+      return { cart, servedBy: id };
+    }
+    // Read, change, write back whole (when the response is sent): concurrent adds overwrite each other.
     keepAlive(request.session);
     request.session.cart = [...(request.session.cart ?? []), item].slice(-CART_LIMIT);
     return { cart: request.session.cart, servedBy: id };

@@ -95,10 +95,25 @@ export function controlRoutes(
     },
   );
 
+  // The race lab's switch: guarded stores (the default) or the naive read-modify-write, to show the race.
+  app.put(
+    '/_control/race-guard',
+    {
+      onRequest: authorize,
+      schema: { body: { type: 'object', required: ['on'], additionalProperties: false, properties: { on: { type: 'boolean' } } } },
+    },
+    async (request) => {
+      store.guard.on = (request.body as { on: boolean }).on;
+      request.log.info({ raceGuard: store.guard.on }, store.guard.on ? 'race guard on' : 'race guard OFF: concurrent requests can lose updates and undo logouts');
+      return { raceGuard: store.guard.on };
+    },
+  );
+
   // The process behind the instance, for the operator and the soak test; /health keeps it private.
   app.get('/_control/health', { onRequest: authorize }, async () => ({
     ...(await instanceHealth(config.instanceId, config.bootId, store)),
     ...processHealth(),
+    raceGuard: store.guard.on,
   }));
 
   app.post('/_control/crash', { onRequest: authorize }, async (request, reply) => {
