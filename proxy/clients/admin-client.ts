@@ -57,6 +57,7 @@ export interface AdminClient {
   pauseRedis(seconds: number): Promise<{ message: string }>;
   flushRedis(): Promise<{ deleted: number; message: string }>;
   /** The race lab: guarded stores (the default) or naive ones, and one race run through the balancer. */
+  raceState(): Promise<RaceView>;
   setRaceGuard(on: boolean): Promise<RaceView>;
   race(kind: 'cart' | 'logout'): Promise<RaceView>;
 }
@@ -105,6 +106,7 @@ export function adminClient(url: string, options: { token?: string | undefined; 
     stopStream: () => call('DELETE', '/api/stream'),
     pauseRedis: (seconds) => call('POST', '/api/redis/pause', { seconds }),
     flushRedis: () => call('POST', '/api/redis/flush'),
+    raceState: () => call('GET', '/api/race'),
     setRaceGuard: (on) => call('PUT', '/api/race-guard', { on }),
     race: (kind) => call('POST', '/api/race', { kind }),
   };

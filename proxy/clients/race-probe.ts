@@ -52,8 +52,9 @@ async function call(url: string, method: string, path: string, cookie?: string, 
     signal: AbortSignal.timeout(30_000),
   });
   const json = (await response.json().catch(() => ({}))) as Record<string, unknown>;
-  const set = response.headers.getSetCookie()[0]?.split(';')[0];
-  return { status: response.status, json, cookie: set };
+  // Every cookie the login sets: the session's, and in sticky mode the balancer's pin.
+  const pairs = response.headers.getSetCookie().map((line) => line.split(';')[0]!.trim());
+  return { status: response.status, json, cookie: pairs.length > 0 ? pairs.join('; ') : undefined };
 }
 
 async function login(o: RaceOptions): Promise<string> {
