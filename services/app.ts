@@ -10,6 +10,7 @@ import { Drain } from './drain.js';
 import { StoreUnavailableError } from './vocabulary.js';
 import { forwardedProof } from './forwarded-proof.js';
 import { instanceHealth } from './health.js';
+import { SlowRequests } from './lab-slow.js';
 import { authRoutes } from './routes/auth.js';
 import { controlRoutes } from './routes/control.js';
 import './session-types.js';
@@ -232,9 +233,10 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}): P
     return instanceHealth(config.instanceId, bootId, store);
   });
 
-  authRoutes(app, config, accounts, store);
+  const slow = new SlowRequests(config.labSlowMaxMs);
+  authRoutes(app, config, accounts, store, slow);
   if (config.controlToken) {
-    controlRoutes(app, config.controlToken, { ...config, bootId }, store, options.crash ?? (() => process.exit(1)));
+    controlRoutes(app, config.controlToken, { ...config, bootId }, store, options.crash ?? (() => process.exit(1)), slow);
   }
   return app;
 }

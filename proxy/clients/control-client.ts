@@ -19,6 +19,8 @@ export interface ControlHealth {
   store: StoreKind;
   storeOk: boolean;
   sessions: number | null;
+  /** Requests holding a session in the lab's slow request (POST /cart?delay=) right now. */
+  holding: number;
 }
 
 export interface ControlClient {
@@ -84,6 +86,7 @@ export function controlClient(token: string, timeoutMs = 2000): ControlClient {
         store: h.store as StoreKind,
         storeOk: h.storeOk === true,
         sessions: typeof h.sessions === 'number' ? h.sessions : null,
+        holding: typeof h.holding === 'number' ? h.holding : 0,
       };
     },
   };

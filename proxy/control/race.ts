@@ -71,14 +71,26 @@ export function raceRoutes(app: FastifyInstance, lab: ControlContext): void {
       if (running) return reply.code(409).send({ error: 'race_running', message: 'a race is already running: wait for its result', ...view });
       running = true;
       const url = `http://127.0.0.1:${(lab.balancer.server.address() as AddressInfo).port}`;
+      // The logout goes once every writer holds the session, as the instances count them.
+      const held = async () => {
+        const deadline = Date.now() + 10_000;
+        while (Date.now() < deadline) {
+          const counts = await Promise.all(lab.balancer.backends.map((b) => lab.control?.health(b.url).then((h) => h.holding, () => 0) ?? 0));
+          if (counts.reduce((sum, n) => sum + n, 0) >= RACE.writers) return;
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+        throw new RaceError(
+          `the ${RACE.writers} slow cart adds did not all hold the session within 10 s (in memory mode with round robin most find no session: race in sticky or redis mode)`,
+        );
+      };
       const predicted = naivePrediction(RACE.writers);
       try {
         if (kind === 'cart') {
-          const r = await raceCart({ url, ...RACE });
+          const r = await raceCart({ url, ...RACE, held });
           view.lostUpdates += r.lost;
           view.last = { kind, text: `${r.writers} concurrent cart adds kept ${r.kept}: ${r.lost} lost (naive read-modify-write predicts ${predicted.lost} lost)` };
         } else {
-          const r = await raceLogout({ url, ...RACE });
+          const r = await raceLogout({ url, ...RACE, held });
           if (r.resurrected) view.resurrected++;
           view.last = {
             kind,
@@ -89,7 +101,7 @@ export function raceRoutes(app: FastifyInstance, lab: ControlContext): void {
         }
         view.races++;
         lab.monitor.note(`race: ${view.last.text}`);
-        return view;
+        return { ...view, message: view.last.text };
       } catch (err) {
         if (!(err instanceof RaceError)) throw err;
         return reply.code(409).send({ error: 'race_failed', message: err.message, ...view });

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { FastifySessionObject } from '@fastify/session';
 import { normalizeUsername, type AccountBook, type PublicUser } from '../accounts.js';
 import { HashQueue, HashQueueFullError } from '../hash-queue.js';
+import type { SlowRequests } from '../lab-slow.js';
 import type { AppConfig } from '../config.js';
 import type { SwitchableStore } from '../stores/switchable.js';
 import { SessionEndedError } from '../stores/race-guard.js';
@@ -28,8 +29,7 @@ const cartItem = {
 
 const CART_LIMIT = 20;
 
-// The lab's slow request: POST /cart?delay=<ms> holds the session that long before answering.
-// Strings because query strings are (Ajv does not coerce here); refused unless LAB_SLOW_MAX_MS allows it.
+// The lab's slow request (services/lab-slow.ts). A string: Ajv does not coerce query strings here.
 const labDelay = {
   type: 'object',
   additionalProperties: false,
@@ -40,7 +40,7 @@ const labDelay = {
  * The lesson API: POST /login, GET /profile, POST /logout (+ a small cart, so
  * virtual users also write to their session).
  */
-export function authRoutes(app: FastifyInstance, config: AppConfig, accounts: AccountBook, store: SwitchableStore): void {
+export function authRoutes(app: FastifyInstance, config: AppConfig, accounts: AccountBook, store: SwitchableStore, slow: SlowRequests): void {
   const id = config.instanceId;
   const throttle = new LoginThrottle(() => store.attempts, {
     perAccountAndAddress: config.loginMaxFailures,
@@ -140,20 +140,11 @@ export function authRoutes(app: FastifyInstance, config: AppConfig, accounts: Ac
     const { item } = request.body as { item: string };
     const { delay } = request.query as { delay?: string };
     if (delay !== undefined) {
-      const ms = Number(delay);
-      if (ms > config.labSlowMaxMs) {
-        return reply.code(400).send({
-          error: 'delay_not_allowed',
-          message:
-            config.labSlowMaxMs === 0
-              ? 'slow requests are a lab feature: this instance was started without LAB_SLOW_MAX_MS'
-              : `delay is at most ${config.labSlowMaxMs} ms on this instance (LAB_SLOW_MAX_MS)`,
-          servedBy: id,
-        });
-      }
+      const refused = slow.refuse(Number(delay));
+      if (refused) return reply.code(400).send({ error: 'delay_not_allowed', message: refused, servedBy: id });
       // A warning on purpose: it says this instance delays requests, and tests wait on the line.
-      request.log.warn({ delayMs: ms }, 'lab slow request: holding this session');
-      await new Promise((resolve) => setTimeout(resolve, ms));
+      request.log.warn({ delayMs: Number(delay) }, 'lab slow request: holding this session');
+      await slow.hold(Number(delay));
     }
     if (store.guard.on) {
       // One atomic step in the store, after the delay: a logout meanwhile left a tombstone it sees.

@@ -5,6 +5,7 @@ import { instanceHealth, processHealth } from '../health.js';
 import { STORE_KINDS, type StoreKind } from '../vocabulary.js';
 import type { SwitchableStore } from '../stores/switchable.js';
 import { setSession } from '../stores/types.js';
+import type { SlowRequests } from '../lab-slow.js';
 import { seededSession, seedSessionSchema } from './seed.js';
 
 /** Ids per /_control/seed request, and the body that carries them (ids of ~32 chars). */
@@ -23,6 +24,7 @@ export function controlRoutes(
   config: AppConfig & { bootId: string },
   store: SwitchableStore,
   crash: () => void,
+  slow: SlowRequests,
 ): void {
   const expected = Buffer.from(`Bearer ${token}`);
 
@@ -114,6 +116,7 @@ export function controlRoutes(
     ...(await instanceHealth(config.instanceId, config.bootId, store)),
     ...processHealth(),
     raceGuard: store.guard.on,
+    holding: slow.holding,
   }));
 
   app.post('/_control/crash', { onRequest: authorize }, async (request, reply) => {
