@@ -27,27 +27,30 @@ describe('the dashboard races a logout', () => {
 
   const text = (id: string) => page.locator(`#${id}`).textContent();
 
+  /** Sets the guard with its checkbox, clicks a race button, and waits for the race to be counted. */
+  async function race(guard: boolean, button: string, races: number) {
+    await page.locator('#race-guard').setChecked(guard);
+    await expect.poll(async () => (await lab.admin.raceState()).raceGuard).toBe(guard);
+    await page.getByRole('button', { name: button }).click();
+    await expect.poll(() => text('race-count'), { timeout: 20_000 }).toBe(String(races));
+  }
+
   it('shows the logout undone with the guard off, and held with it on; the counters add up', async () => {
     await page.goto(lab.adminUrl);
     await expect.poll(() => page.locator('#race-guard').isChecked()).toBe(true);
 
-    await page.locator('#race-guard').uncheck();
-    await expect.poll(async () => (await lab.admin.raceState()).raceGuard).toBe(false);
-    await page.getByRole('button', { name: 'Race a logout' }).click();
-    await expect.poll(() => text('race-count'), { timeout: 20_000 }).toBe('1');
+    await race(false, 'Race a logout', 1);
     expect(await text('race-resurrected')).toBe('1');
     expect(await text('race-last')).toContain('logout undone');
 
-    await page.locator('#race-guard').check();
-    await expect.poll(async () => (await lab.admin.raceState()).raceGuard).toBe(true);
-    await page.getByRole('button', { name: 'Race a logout' }).click();
-    await expect.poll(() => text('race-count'), { timeout: 20_000 }).toBe('2');
+    await race(true, 'Race a logout', 2);
     expect(await text('race-resurrected')).toBe('1');
     expect(await text('race-last')).toContain('logout held');
 
-    await page.getByRole('button', { name: 'Race the cart' }).click();
-    await expect.poll(() => text('race-count'), { timeout: 20_000 }).toBe('3');
-    expect(await text('race-lost')).toBe('0');
+    await race(false, 'Race the cart', 3);
+    expect(Number(await text('race-lost'))).toBeGreaterThan(0);
+
+    await race(true, 'Race the cart', 4);
     expect(await text('race-last')).toMatch(/kept 10: 0 lost/);
     expect(pageErrors).toEqual([]);
   }, 60_000);
