@@ -11,8 +11,4 @@ export class MemoryCarts implements SessionCarts {
     this.race.carts.set(sessionId, cart, ttlSeconds);
     return cart;
   }
-
-  async list(sessionId: string): Promise<string[]> {
-    return this.race.carts.get(sessionId) ?? [];
-  }
 }

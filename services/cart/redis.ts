@@ -24,8 +24,4 @@ export class RedisCarts implements SessionCarts {
     const cart = await this.connection.run(this.connection.client.eval(ADD, 2, ...keys, item, limit, ttlSeconds));
     return (cart as string[] | null) ?? null;
   }
-
-  list(sessionId: string): Promise<string[]> {
-    return this.connection.run(this.connection.client.lrange(cartKey(this.metaPrefix, sessionId), 0, -1));
-  }
 }

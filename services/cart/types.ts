@@ -9,5 +9,4 @@ export interface SessionCarts {
    * Null, with nothing written, when the session was logged out meanwhile (its tombstone).
    */
   add(sessionId: string, item: string, limit: number, ttlSeconds: number): Promise<string[] | null>;
-  list(sessionId: string): Promise<string[]>;
 }

@@ -130,8 +130,8 @@ export function authRoutes(app: FastifyInstance, config: AppConfig, accounts: Ac
       displayName: user!.displayName,
       loginAt: new Date(loginAt!).toISOString(),
       createdBy: request.session.createdBy,
-      // Guarded, the cart is its own structure in the store; unguarded, a copy inside the session.
-      cart: store.guard.on ? await store.carts.list(request.session.sessionId) : (request.session.cart ?? []),
+      // Guarded, the store loaded it from the cart's own structure; unguarded, it is the session's copy.
+      cart: request.session.cart ?? [],
       servedBy: id,
     };
   });

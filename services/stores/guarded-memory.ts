@@ -66,8 +66,13 @@ export class GuardedMemoryStore implements SessionStore {
     private readonly defaultTtlSeconds: number,
   ) {}
 
+  /** Guarded, the cart in the session is the cart store's, whatever copy the session holds. */
   get(sessionId: string, callback: (err: unknown, session?: Session | null) => void): void {
-    this.inner.get(sessionId, callback);
+    if (!this.guard.on) return this.inner.get(sessionId, callback);
+    this.inner.get(sessionId, (err, session) => {
+      if (session) session.cart = this.race.carts.get(sessionId) ?? [];
+      callback(err, session);
+    });
   }
 
   set(sessionId: string, session: Session, callback: (err?: unknown) => void): void {

@@ -34,6 +34,22 @@ export class GuardedRedisSessionStore extends RedisSessionStore {
     return [this.options.keyPrefix + sessionId, endedKey(this.meta, sessionId), cartKey(this.meta, sessionId)];
   }
 
+  /**
+   * The session and, guarded, its cart, issued in the same tick: auto-pipelining sends both in
+   * one round trip. The cart in the session is the list's, whatever copy the JSON holds.
+   */
+  override get(sessionId: string, callback: (err: unknown, session?: Session | null) => void): void {
+    if (!this.guard.on) return super.get(sessionId, callback);
+    const [key, , cart] = this.keys(sessionId);
+    const { client } = this.connection;
+    this.connection.run(Promise.all([client.get(key), client.lrange(cart, 0, -1)])).then(([json, items]) => {
+      if (json === null) return callback(null, null);
+      const session = JSON.parse(json) as Session;
+      session.cart = items;
+      callback(null, session);
+    }, callback);
+  }
+
   override set(sessionId: string, session: Session, callback: (err?: unknown) => void): void {
     if (!this.guard.on) return super.set(sessionId, session, callback);
     const ttl = ttlSeconds(session, this.options.defaultTtlSeconds);
