@@ -28,8 +28,10 @@ function guardContract(name: string, make: () => Promise<Kit>) {
       const { store, carts } = await make();
       await setSession(store, 'f', { ...session(), cart: ['stale'] } as unknown as Session);
       expect((await getSession(store, 'f'))!.cart).toEqual([]);
+      // Quotes, a slash, accents and an emoji come back as sent (the Redis cart is JSON written by Lua's cjson).
       await carts.add('f', 'fresh', 20, 60);
-      expect((await getSession(store, 'f'))!.cart).toEqual(['fresh']);
+      await carts.add('f', 'hat "blue" / é 🎩 \\', 20, 60);
+      expect((await getSession(store, 'f'))!.cart).toEqual(['fresh', 'hat "blue" / é 🎩 \\']);
     });
 
     it('never writes back a session destroyed after it was read', async () => {

@@ -1,6 +1,7 @@
 import type { Session } from 'fastify';
 import { cartKey, endedKey, RaceGuard, SessionEndedError } from './race-guard.js';
 import { metaPrefix, RedisSessionStore, type RedisStoreOptions } from './redis.js';
+import { redisScript } from './redis-script.js';
 import { ttlSeconds } from './types.js';
 
 // The tombstone check and the write are one script: no logout can land between them, which a
@@ -21,6 +22,8 @@ return 1`;
 /** The shared logbook with the race guard (services/stores/race-guard.ts); off, the plain store. */
 export class GuardedRedisSessionStore extends RedisSessionStore {
   private readonly meta: string;
+  private readonly setScript: (...args: (string | number)[]) => Promise<unknown>;
+  private readonly destroyScript: (...args: (string | number)[]) => Promise<unknown>;
 
   constructor(
     private readonly options: RedisStoreOptions,
@@ -28,24 +31,22 @@ export class GuardedRedisSessionStore extends RedisSessionStore {
   ) {
     super(options);
     this.meta = metaPrefix(options.keyPrefix);
+    this.setScript = redisScript(this.connection, 'coatcheckGuardedSet', 3, SET);
+    this.destroyScript = redisScript(this.connection, 'coatcheckGuardedDestroy', 3, DESTROY);
   }
 
   private keys(sessionId: string): [string, string, string] {
     return [this.options.keyPrefix + sessionId, endedKey(this.meta, sessionId), cartKey(this.meta, sessionId)];
   }
 
-  /**
-   * The session and, guarded, its cart, issued in the same tick: auto-pipelining sends both in
-   * one round trip. The cart in the session is the list's, whatever copy the JSON holds.
-   */
+  /** The session and, guarded, its cart in one MGET. The cart is the cart key's, whatever copy the session holds. */
   override get(sessionId: string, callback: (err: unknown, session?: Session | null) => void): void {
     if (!this.guard.on) return super.get(sessionId, callback);
     const [key, , cart] = this.keys(sessionId);
-    const { client } = this.connection;
-    this.connection.run(Promise.all([client.get(key), client.lrange(cart, 0, -1)])).then(([json, items]) => {
-      if (json === null) return callback(null, null);
+    this.connection.run(this.connection.client.mget(key, cart)).then(([json, items]) => {
+      if (json === null || json === undefined) return callback(null, null);
       const session = JSON.parse(json) as Session;
-      session.cart = items;
+      session.cart = items ? (JSON.parse(items) as string[]) : [];
       callback(null, session);
     }, callback);
   }
@@ -53,15 +54,11 @@ export class GuardedRedisSessionStore extends RedisSessionStore {
   override set(sessionId: string, session: Session, callback: (err?: unknown) => void): void {
     if (!this.guard.on) return super.set(sessionId, session, callback);
     const ttl = ttlSeconds(session, this.options.defaultTtlSeconds);
-    this.connection
-      .run(this.connection.client.eval(SET, 3, ...this.keys(sessionId), JSON.stringify(session), ttl))
-      .then((written) => callback(written === 1 ? undefined : new SessionEndedError()), callback);
+    this.setScript(...this.keys(sessionId), JSON.stringify(session), ttl).then((written) => callback(written === 1 ? undefined : new SessionEndedError()), callback);
   }
 
   override destroy(sessionId: string, callback: (err?: unknown) => void): void {
     if (!this.guard.on) return super.destroy(sessionId, callback);
-    this.connection
-      .run(this.connection.client.eval(DESTROY, 3, ...this.keys(sessionId), this.options.defaultTtlSeconds))
-      .then(() => callback(), callback);
+    this.destroyScript(...this.keys(sessionId), this.options.defaultTtlSeconds).then(() => callback(), callback);
   }
 }
