@@ -8,9 +8,9 @@ const CART_ADD: BenchRequest = { method: 'POST', path: '/cart', body: JSON.strin
 
 /**
  * 5. What the race guard costs per request, one Redis instance direct, guard off (RACE_GUARD=false:
- * the plain store) beside guard on (the default). A lookup: one GET, plus the cart's LRANGE when
- * guarded. A cart add: GET then SET of the whole session, or GET then one script (tombstone
- * check and RPUSH) when guarded.
+ * the plain store) beside guard on (the default). A lookup: one GET, or one MGET of the session and
+ * its cart when guarded. A cart add: a read, then a SET of the whole session, or one script
+ * (tombstone check and append) when guarded.
  */
 export function raceGuardGroup(settings: BenchSettings, profileDir?: string): GroupSpec {
   const stack = new Stack(profileDir);
@@ -32,7 +32,7 @@ export function raceGuardGroup(settings: BenchSettings, profileDir?: string): Gr
     title: 'The race guard, one Redis instance direct',
     rows: [
       row('naive-lookup', 'GET /profile, guard off (the plain lookup)', false),
-      row('guard-lookup', 'GET /profile, guard on (+ the cart list)', true),
+      row('guard-lookup', 'GET /profile, guard on (session and cart in one MGET)', true),
       row('naive-cart', 'POST /cart, guard off (read, change, write back whole)', false, CART_ADD),
       row('guard-cart', 'POST /cart, guard on (one atomic script)', true, CART_ADD),
     ],
