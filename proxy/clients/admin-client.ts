@@ -1,5 +1,4 @@
 import type { ModeName, RoutingKind, StoreKind } from '../../services/vocabulary.js';
-import type { RaceView } from '../control/race.js';
 
 /** One instance in GET /api/state. */
 export interface InstanceState {
@@ -22,6 +21,15 @@ export interface AdminState {
   stats: { requests: number; retries: number; failed: number };
   /** The balancer process's V8 heap in use: RSS also counts the young generation V8 reserves as traffic grows. */
   heapUsedMiB: number;
+}
+
+/** GET /api/race, and the answer to the race guard switch and to each race. */
+export interface RaceView {
+  raceGuard: boolean;
+  races: number;
+  lostUpdates: number;
+  resurrected: number;
+  last: { kind: 'cart' | 'logout'; text: string } | null;
 }
 
 /** The admin API answered with an error, or could not be reached (status null). */

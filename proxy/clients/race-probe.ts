@@ -14,8 +14,8 @@ export interface RaceOptions {
   /** How long each holds the session (POST /cart?delay=; the instances' LAB_SLOW_MAX_MS must allow it). */
   delayMs: number;
   /**
-   * Resolves once every writer holds the session. Default: half the delay after they were sent
-   * (a demo's guess; the tests wait for the instances' own log lines instead).
+   * Resolves once every writer holds the session. Default: half the delay after they were sent,
+   * a guess (the dashboard's race waits for the instances' own count, the tests for their log lines).
    */
   held?: () => Promise<void>;
 }
@@ -65,12 +65,17 @@ async function login(o: RaceOptions): Promise<string> {
 
 /** Sends the writers; resolves with their statuses once all answered, after `held` let `then` run. */
 async function slowWriters(o: RaceOptions, cookie: string, then: () => Promise<void>): Promise<number[]> {
-  const writers = Array.from({ length: o.writers }, (_, i) => call(o.url, 'POST', `/cart?delay=${o.delayMs}`, cookie, { item: `item-${i + 1}` }));
+  // A writer that fails is an answer too (status 0): none may reject unheard if the race stops early.
+  const writers = Array.from({ length: o.writers }, (_, i) =>
+    call(o.url, 'POST', `/cart?delay=${o.delayMs}`, cookie, { item: `item-${i + 1}` }).catch((err: Error) => ({ status: 0, json: { message: err.message }, cookie: undefined })),
+  );
   await (o.held ? o.held() : new Promise((resolve) => setTimeout(resolve, o.delayMs / 2)));
   await then();
   const answers = await Promise.all(writers);
   const refusedDelay = answers.find((a) => a.status === 400);
   if (refusedDelay) throw new RaceError(`the instances refused the slow request: ${String(refusedDelay.json.message ?? '')}`);
+  const failed = answers.find((a) => a.status === 0 || a.status >= 500);
+  if (failed) throw new RaceError(`a slow cart add failed: ${String(failed.json.message ?? `HTTP ${failed.status}`)}`);
   return answers.map((a) => a.status);
 }
 

@@ -1,20 +1,12 @@
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { PoolBackend } from '../balancer/index.js';
+import type { RaceView } from '../clients/admin-client.js';
 import { naivePrediction, raceCart, raceLogout, RaceError } from '../clients/race-probe.js';
 import type { ControlContext } from './context.js';
 
 /** The dashboard's race: one demo account, writers held by the lab's slow request. */
 const RACE = { username: 'bob', password: 'builder', writers: 10, delayMs: 1000 };
-
-/** What GET /api/race answers: the lab's guard and the races run from the dashboard so far. */
-export interface RaceView {
-  raceGuard: boolean;
-  races: number;
-  lostUpdates: number;
-  resurrected: number;
-  last: { kind: 'cart' | 'logout'; text: string } | null;
-}
 
 /**
  * The race lab's room in the control plane: the guard switch (every instance follows the
@@ -49,9 +41,11 @@ export function raceRoutes(app: FastifyInstance, lab: ControlContext): void {
     },
     async (request, reply) => {
       const { on } = request.body as { on: boolean };
-      const refused = await push(lab.balancer.backends, on);
+      // The instances in the rotation now; one that comes up later gets the setting then (onUp).
+      const live = lab.balancer.backends.filter((b) => b.healthy);
+      const refused = await push(live, on);
       if (refused.length > 0) {
-        await push(lab.balancer.backends, view.raceGuard);
+        await push(live, view.raceGuard);
         return reply.code(409).send({ error: 'race_guard_refused', message: refused.map((r) => `${r.id}: ${r.error}`).join('; '), ...view });
       }
       view.raceGuard = on;
