@@ -1,4 +1,6 @@
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { AccountBook, hashPassword } from '../services/accounts.js';
@@ -92,4 +94,21 @@ describe('the race guard switch', () => {
     const health = await app.inject({ method: 'GET', url: '/_control/health', headers: { authorization: `Bearer ${CONTROL_TOKEN}` } });
     expect(json(health)).toMatchObject({ raceGuard: false, holding: 0 });
   });
+});
+
+describe('simulate --scenario race, bad flags', () => {
+  const simulate = (args: string[]) =>
+    new Promise<{ code: number; stderr: string }>((resolve) => {
+      execFile(process.execPath, ['--import', 'tsx', 'scripts/simulate.ts', '--scenario', 'race', ...args], { cwd: fileURLToPath(new URL('..', import.meta.url)), timeout: 60_000 }, (err, _stdout, stderr) =>
+        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stderr }),
+      );
+    });
+
+  it('refuses them with exit code 2 and what to change, before starting any lab', async () => {
+    const [guard, mode, delay] = await Promise.all([simulate(['--race-guard', 'maybe']), simulate(['--mode', 'redis']), simulate(['--delay-ms', '9000'])]);
+    expect(guard).toMatchObject({ code: 2, stderr: expect.stringContaining('--race-guard must be on, off or both') });
+    expect(mode).toMatchObject({ code: 2, stderr: expect.stringContaining('drop --mode') });
+    expect(delay.code).toBe(2);
+    expect(delay.stderr).toContain('--delay-ms');
+  }, 60_000);
 });
