@@ -1,6 +1,7 @@
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Lab } from '../scripts/lab.js';
+import { raceCart } from '../proxy/clients/race-probe.js';
 import { startTestLab } from './helpers/lab.js';
 
 const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
@@ -53,5 +54,17 @@ describe('the dashboard races a logout', () => {
     await race(true, 'Race the cart', 4);
     expect(await text('race-last')).toMatch(/kept 10: 0 lost/);
     expect(pageErrors).toEqual([]);
+  }, 60_000);
+
+  it('an instance that restarts follows the lab\'s guard, not its own default', async () => {
+    await lab.admin.setRaceGuard(false);
+    const back = lab.waitForRestart('app-1');
+    await lab.killInstance('app-1', 'SIGKILL');
+    const instance = await back;
+    // Straight at the restarted instance: three overlapping cart adds keep all three only while it is guarded.
+    const kept = async () => (await raceCart({ url: instance.url, username: 'alice', password: 'wonderland', writers: 3, delayMs: 600 })).kept;
+    await expect.poll(kept, { timeout: 30_000, interval: 100 }).toBeLessThan(3);
+    await lab.admin.setRaceGuard(true);
+    expect(await kept()).toBe(3);
   }, 60_000);
 });

@@ -4,6 +4,7 @@ import type { PoolBackend } from '../balancer/index.js';
 import type { RaceView } from '../clients/admin-client.js';
 import { naivePrediction, raceCart, raceLogout, RaceError } from '../clients/race-probe.js';
 import type { ControlContext } from './context.js';
+import type { LabChange } from './state.js';
 
 /** The dashboard's race: one demo account, writers held by the lab's slow request. */
 const RACE = { username: 'bob', password: 'builder', writers: 10, delayMs: 1000 };
@@ -24,12 +25,21 @@ export function raceRoutes(app: FastifyInstance, lab: ControlContext): void {
     return results.filter((r): r is { id: string; error: string } => r !== null);
   }
 
-  // An instance that (re)joins the rotation starts guarded (its default): give it the lab's setting.
+  // An instance that (re)joins the rotation, or restarted between two health checks, starts
+  // guarded (its default): give it the lab's setting.
   const onUp = (backend: PoolBackend) => {
     if (!view.raceGuard) void push([backend], false);
   };
+  const onChange = (change: LabChange) => {
+    const backend = change.type === 'restarted' ? lab.balancer.backends.find((b) => b.id === change.id) : undefined;
+    if (backend) onUp(backend);
+  };
   lab.balancer.pool.on('up', onUp);
-  app.addHook('onClose', async () => void lab.balancer.pool.off('up', onUp));
+  lab.state.on('change', onChange);
+  app.addHook('onClose', async () => {
+    lab.balancer.pool.off('up', onUp);
+    lab.state.off('change', onChange);
+  });
 
   app.get('/api/race', async () => view);
 
