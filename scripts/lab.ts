@@ -108,6 +108,8 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
     TRUST_PROXY_TOKEN: trustProxyToken,
     ...(redisUrl && { REDIS_URL: redisUrl }),
     ...(options.revocation && { REVOCATION: options.revocation }),
+    // The race lab's slow request (POST /cart?delay=): a lab feature, never in a production config.
+    LAB_SLOW_MAX_MS: '5000',
     ...options.instanceEnv,
   });
 

@@ -9,6 +9,7 @@ import { render } from './simulate/report.js';
 import { simulate, type RunOptions } from './simulate/run.js';
 import { cliErrors, type Cli } from './lib/cli.js';
 import { SCENARIO_NAMES, SCENARIO_VARIANTS, VARIANTS, type ScenarioName, type Variant } from './simulate/scenarios.js';
+import { raceTable, simulateRaceLab, type RaceSettings } from './simulate/race.js';
 
 const HELP = `coatcheck simulate: virtual users log in once, then keep clicking; count who gets logged out
 
@@ -24,7 +25,15 @@ What to run (one of):
        redis-restart   Redis restarts, without and with appendonly
        redis-down      Redis is stopped for --outage-seconds, then started again
        replay          each user's cookies are copied, the user logs out, the copies are replayed
+       race            one user's concurrent requests: slow cart adds with one cookie, and a
+                       logout racing them; lost adds and undone logouts per store, guard on/off
   --revocation redis     stateless variants keep a revocation list in Redis (the simulator's own lab)
+
+Race (--scenario race):
+  --race-guard <on|off|both>  the stores' race guard (default both: the bug beside the fix)
+  --tries <N>            races of each kind per row, at once (default 10)
+  --writers <W>          concurrent slow POST /cart per race (default 20)
+  --delay-ms <D>         how long each holds the session (default 1000; the lab allows up to 5000)
 
 Sizes:
   --instances <N>        app instances (default 3)
@@ -51,7 +60,7 @@ Output:
 
 const cli: Cli = cliErrors('simulate', 'npm run simulate -- --help for the options');
 
-function parse(): RunOptions & { json: boolean; title: string } {
+function parse(): RunOptions & { json: boolean; title: string; race?: RaceSettings } {
   let parsed;
   try {
     parsed = parseArgs({
@@ -69,6 +78,10 @@ function parse(): RunOptions & { json: boolean; title: string } {
         seed: { type: 'string', default: '1' },
         'outage-seconds': { type: 'string', default: '3' },
         kill: { type: 'string' },
+        'race-guard': { type: 'string', default: 'both' },
+        tries: { type: 'string', default: '10' },
+        writers: { type: 'string', default: '20' },
+        'delay-ms': { type: 'string', default: '1000' },
         url: { type: 'string' },
         'admin-url': { type: 'string' },
         'admin-token': { type: 'string' },
@@ -89,7 +102,13 @@ function parse(): RunOptions & { json: boolean; title: string } {
   if (values.mode !== undefined && !MODE_NAMES.includes(values.mode as ModeName)) cli.fail(`--mode must be one of ${MODE_NAMES.join(', ')}`);
   if (values.routing !== undefined && !ROUTING_KINDS.includes(values.routing as RoutingKind)) cli.fail(`--routing must be one of ${ROUTING_KINDS.join(', ')}`);
   if (values.store !== undefined && !STORE_KINDS.includes(values.store as StoreKind)) cli.fail(`--store must be one of ${STORE_KINDS.join(', ')}`);
-  if (values.scenario !== undefined && !SCENARIO_NAMES.includes(values.scenario as ScenarioName)) cli.fail(`--scenario must be one of ${SCENARIO_NAMES.join(', ')}`);
+  const race = values.scenario === 'race';
+  if (values.scenario !== undefined && !race && !SCENARIO_NAMES.includes(values.scenario as ScenarioName)) {
+    cli.fail(`--scenario must be one of ${[...SCENARIO_NAMES, 'race'].join(', ')}`);
+  }
+  if (race && (values.mode || values.routing || values.store || values.compare)) cli.fail('--scenario race runs the redis store and the memory store (sticky): drop --mode/--routing/--store/--compare');
+  const guards = { on: [true], off: [false], both: [true, false] }[values['race-guard']];
+  if (!guards) cli.fail('--race-guard must be on, off or both');
   if (values.compare && values.scenario) cli.fail('--compare and --scenario do not mix: --scenario already runs every relevant mode');
   if (values.compare && (values.mode || values.routing || values.store)) cli.fail('--compare runs every mode: drop --mode/--routing/--store');
   for (const url of [values.url, values['admin-url']]) {
@@ -100,7 +119,7 @@ function parse(): RunOptions & { json: boolean; title: string } {
     cli.fail(`--revocation must be one of ${REVOCATION_KINDS.join(', ')}`);
   }
   if (values.revocation === 'redis' && values.url) cli.fail('--revocation is set when the lab starts: drop --url, or start that lab with npm start -- --revocation redis');
-  const scenario = (values.scenario as ScenarioName | undefined) ?? 'steady';
+  const scenario = race ? 'steady' : ((values.scenario as ScenarioName | undefined) ?? 'steady');
   const chosen = values.mode !== undefined || values.routing !== undefined || values.store !== undefined;
   let variants: Variant[];
   if (values.compare || (values.scenario && !chosen)) {
@@ -142,10 +161,18 @@ function parse(): RunOptions & { json: boolean; title: string } {
     ...(values.verbose && { onLine: (name: string, line: string) => console.error(`[${name}] ${line}`) }),
     json: values.json,
     title,
+    ...(race && {
+      race: {
+        guards,
+        tries: cli.wholeNumber('tries', values.tries, 1, 100),
+        writers: cli.wholeNumber('writers', values.writers, 1, 100),
+        delayMs: cli.wholeNumber('delay-ms', values['delay-ms'], 100, 5000),
+      },
+    }),
   };
 }
 
-const { json, title, ...options } = parse();
+const { json, title, race, ...options } = parse();
 const abort = new AbortController();
 let interrupted = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
@@ -157,6 +184,16 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 }
 
 try {
+  if (race) {
+    const rows = await simulateRaceLab(options, race);
+    if (interrupted) process.exit(130);
+    console.log(
+      json
+        ? JSON.stringify({ tool: 'coatcheck simulate', scenario: 'race', options: { tries: race.tries, writers: race.writers, delayMs: race.delayMs, instances: options.instances, lab: options.url ?? 'own' }, results: rows }, null, 2)
+        : raceTable(`simulate --scenario race: ${options.instances} instances, ${race.tries} races x ${race.writers} writers, each holding the session ${race.delayMs} ms`, rows),
+    );
+    process.exit(0);
+  }
   if (options.url && options.variants.length === 0) {
     // A running lab, no mode asked for: measure it in the mode it is in.
     const admin = adminClient(options.adminUrl ?? 'http://127.0.0.1:8081', { token: options.adminToken, timeoutMs: 10_000 });

@@ -11,12 +11,14 @@ import { storeUnavailable } from './store-unavailable.js';
 import { StoreUnavailableError } from './vocabulary.js';
 import { forwardedProof } from './forwarded-proof.js';
 import { instanceHealth } from './health.js';
+import { SlowRequests } from './lab-slow.js';
 import { authRoutes } from './routes/auth.js';
 import { controlRoutes } from './routes/control.js';
 import './session-types.js';
 import { sealedSessions } from './sealed/plugin.js';
 import { NO_REVOCATION, RedisRevocationList, type RevocationList } from './sealed/revocation.js';
 import { memoryBacking, redisBacking, sealedBacking } from './stores/backings.js';
+import { RaceGuard } from './stores/race-guard.js';
 import { metaPrefix } from './stores/redis.js';
 import { SwitchableStore } from './stores/switchable.js';
 
@@ -72,9 +74,10 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}): P
             (config.sessionAbsoluteSeconds + config.sessionTtlSeconds) * 1000,
           )
         : NO_REVOCATION);
+  const guard = new RaceGuard(config.raceGuard);
   const store = new SwitchableStore(
     {
-      memory: () => memoryBacking(config.sessionTtlSeconds, config.sweepIntervalMs),
+      memory: () => memoryBacking(config.sessionTtlSeconds, config.sweepIntervalMs, guard),
       ...(redisUrl && {
         redis: () =>
           redisBacking({
@@ -84,13 +87,14 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}): P
             autoPipelining: config.redisAutoPipelining,
             onError: (err) => app.log.warn({ err: err.message }, 'redis connection problem: requests needing the store get 503 until it answers'),
             onRecover: () => app.log.info('redis answers again'),
-          }),
+          }, guard),
       }),
       sealed: () => sealedBacking(revocationList(), config.sweepIntervalMs),
     },
     config.store,
     config.sessionTtlSeconds,
     config.sessionMaxPerUser,
+    guard,
   );
   // Before every other hook: what X-Forwarded-* says must be settled before anyone reads request.ip.
   if (config.trustProxyToken) app.addHook('onRequest', forwardedProof(config.trustProxyToken));
@@ -245,9 +249,10 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}): P
     return instanceHealth(config.instanceId, bootId, store);
   });
 
-  authRoutes(app, config, accounts, store, revocationList);
+  const slow = new SlowRequests(config.labSlowMaxMs);
+  authRoutes(app, config, accounts, store, revocationList, slow);
   if (config.controlToken) {
-    controlRoutes(app, config.controlToken, { ...config, bootId }, store, options.crash ?? (() => process.exit(1)));
+    controlRoutes(app, config.controlToken, { ...config, bootId }, store, options.crash ?? (() => process.exit(1)), slow);
   }
   return app;
 }
@@ -265,5 +270,9 @@ const CLIENT_ERRORS: Record<string, { error: string; message: string }> = {
   },
   FST_ERR_CTP_BODY_TOO_LARGE: { error: 'body_too_large', message: 'the body is larger than 16 KiB' },
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: { error: 'bad_request', message: 'content-length does not match the body' },
+  COATCHECK_SESSION_ENDED: {
+    error: 'not_logged_in',
+    message: 'this session was logged out while the request was running: nothing was written; log in again',
+  },
 };
 

@@ -70,6 +70,16 @@ export interface AppConfig {
   revocation: RevocationKind;
   /** Largest Set-Cookie line a sealed card may take; browsers keep at least 4096 bytes per cookie. */
   sealedCookieMaxBytes: number;
+  /**
+   * Guard sessions against their own concurrent requests: no logout undone by a slow request,
+   * no cart add lost (services/stores/race-guard.ts). Off only to show the race.
+   */
+  raceGuard: boolean;
+  /**
+   * Longest delay POST /cart?delay=<ms> may ask for, to make the race visible on purpose.
+   * 0 (the default): the delay is refused. The lab launcher sets it; production never should.
+   */
+  labSlowMaxMs: number;
   /** On SIGTERM: longest wait for the balancer to see /health say "draining" before closing. */
   drainMaxMs: number;
 }
@@ -140,5 +150,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     sealKeys: sealKeys(env, sessionSecrets),
     revocation,
     sealedCookieMaxBytes: int(env, 'SEALED_COOKIE_MAX_BYTES', 4096, 256, 65_536),
+    raceGuard: flag(env, 'RACE_GUARD', true),
+    labSlowMaxMs: int(env, 'LAB_SLOW_MAX_MS', 0, 0, 60_000),
   };
 }

@@ -25,6 +25,15 @@ export interface AdminState {
   heapUsedMiB: number;
 }
 
+/** GET /api/race, and the answer to the race guard switch and to each race. */
+export interface RaceView {
+  raceGuard: boolean;
+  races: number;
+  lostUpdates: number;
+  resurrected: number;
+  last: { kind: 'cart' | 'logout'; text: string } | null;
+}
+
 /** The admin API answered with an error, or could not be reached (status null). */
 export class AdminError extends Error {
   override name = 'AdminError';
@@ -57,6 +66,10 @@ export interface AdminClient {
   stopStream(): Promise<{ message: string }>;
   pauseRedis(seconds: number): Promise<{ message: string }>;
   flushRedis(): Promise<{ deleted: number; message: string }>;
+  /** The race lab: guarded stores (the default) or naive ones, and one race run through the balancer. */
+  raceState(): Promise<RaceView>;
+  setRaceGuard(on: boolean): Promise<RaceView>;
+  race(kind: 'cart' | 'logout'): Promise<RaceView>;
 }
 
 /**
@@ -103,5 +116,8 @@ export function adminClient(url: string, options: { token?: string | undefined; 
     stopStream: () => call('DELETE', '/api/stream'),
     pauseRedis: (seconds) => call('POST', '/api/redis/pause', { seconds }),
     flushRedis: () => call('POST', '/api/redis/flush'),
+    raceState: () => call('GET', '/api/race'),
+    setRaceGuard: (on) => call('PUT', '/api/race-guard', { on }),
+    race: (kind) => call('POST', '/api/race', { kind }),
   };
 }

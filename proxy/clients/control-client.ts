@@ -19,6 +19,8 @@ export interface ControlHealth {
   store: StoreKind;
   storeOk: boolean;
   sessions: number | null;
+  /** Requests holding a session in the lab's slow request (POST /cart?delay=) right now. */
+  holding: number;
 }
 
 export interface ControlClient {
@@ -28,6 +30,8 @@ export interface ControlClient {
   crash(instanceUrl: string): Promise<void>;
   /** POST /_control/seed: many copies of one session under the given ids (bench only). */
   seed(instanceUrl: string, ids: readonly string[], session: object): Promise<{ seeded: number; sessions: number | null }>;
+  /** PUT /_control/race-guard: guarded stores (the default) or the naive ones that show the race. */
+  setRaceGuard(instanceUrl: string, on: boolean): Promise<{ raceGuard: boolean }>;
   /** GET /_control/health: the process behind the instance, for the soak test and operators. */
   health(instanceUrl: string): Promise<ControlHealth>;
 }
@@ -70,6 +74,9 @@ export function controlClient(token: string, timeoutMs = 2000): ControlClient {
     async seed(instanceUrl, ids, session) {
       return ensure(await call<{ seeded: number; sessions: number | null }>(instanceUrl, 'POST', '/_control/seed', { ids, session }, 120_000), '/_control/seed');
     },
+    async setRaceGuard(instanceUrl, on) {
+      return ensure(await call<{ raceGuard: boolean }>(instanceUrl, 'PUT', '/_control/race-guard', { on }), '/_control/race-guard');
+    },
     async health(instanceUrl) {
       const h = ensure(await call<Partial<ControlHealth>>(instanceUrl, 'GET', '/_control/health'), '/_control/health');
       return {
@@ -79,6 +86,7 @@ export function controlClient(token: string, timeoutMs = 2000): ControlClient {
         store: h.store as StoreKind,
         storeOk: h.storeOk === true,
         sessions: typeof h.sessions === 'number' ? h.sessions : null,
+        holding: typeof h.holding === 'number' ? h.holding : 0,
       };
     },
   };

@@ -10,6 +10,7 @@ import { LabRedis } from './lab-redis.js';
 import { connectLauncher } from './launcher-link.js';
 import { Monitor } from './monitor.js';
 import { replayRoute } from './replay.js';
+import { raceRoutes } from './race.js';
 import { LabState } from './state.js';
 import { StoreSync } from './store-sync.js';
 
@@ -61,6 +62,7 @@ export async function controlPlane(app: FastifyInstance, options: ControlPlaneOp
   adminApi(app, context);
   replayRoute(app, context);
   dashboardRoutes(app, context, { adminTokenRequired: Boolean(config.adminToken) });
+  raceRoutes(app, context);
 
   app.addHook('onClose', async () => {
     monitor.stop();

@@ -490,3 +490,29 @@ function bounded(text, max) {
   const value = String(text ?? '');
   return value.length <= max ? value : `${value.slice(0, max - 1)}…`;
 }
+
+// ---- the race --------------------------------------------------------------
+// One user's concurrent requests (services/stores/race-guard.ts): the answers carry the counters.
+
+function showRace(view) {
+  if (!view) return;
+  $('race-guard').checked = view.raceGuard;
+  $('race-resurrected').textContent = String(view.resurrected);
+  $('race-lost').textContent = String(view.lostUpdates);
+  $('race-count').textContent = String(view.races);
+  if (view.last) $('race-last').textContent = view.last.text;
+}
+
+$('race-guard').addEventListener('change', async (e) => {
+  const box = e.currentTarget;
+  const on = box.checked;
+  const view = await call('PUT', '/api/race-guard', { on }, box, on ? 'race guard on' : 'race guard off: the stores read, change and write back whole sessions');
+  if (view) showRace(view);
+  else box.checked = !on;
+});
+for (const kind of ['logout', 'cart']) {
+  $(`race-${kind}`).addEventListener('click', async (e) => showRace(await call('POST', '/api/race', { kind }, e.currentTarget)));
+}
+fetch('/api/race')
+  .then((response) => (response.ok ? response.json() : null))
+  .then(showRace, () => {});

@@ -10,6 +10,15 @@ export interface LoadOptions {
   durationSec: number;
   /** Processes whose CPU time is read around the measured window. */
   tracked: Tracked[];
+  /** What each request is, when not the lookup (GET /profile). */
+  request?: BenchRequest;
+}
+
+export interface BenchRequest {
+  method: 'POST';
+  path: string;
+  /** A JSON body. */
+  body: string;
 }
 
 /** One measured run: what the table shows, plus what it is derived from. */
@@ -42,8 +51,9 @@ function fire(options: LoadOptions, durationSec: number, errorCodes: Record<stri
         timeout: 10,
         requests: [
           {
-            method: 'GET',
-            path: '/profile',
+            ...(options.request
+              ? { method: options.request.method, path: options.request.path, body: options.request.body, headers: { 'content-type': 'application/json' } }
+              : { method: 'GET' as const, path: '/profile' }),
             // Each request carries a random session's cookie: many users, not one. Random, not
             // in turn: a cookie counter in step with the balancer's round-robin counter would
             // send each session back to the instance that holds it, and hide the bug.

@@ -45,6 +45,8 @@ function specs(settings: BenchSettings): RatioSpec[] {
     { name: 'rolling: true vs false, memory store', numerator: 'instance-memory-rolling', denominator: 'instance-memory' },
     { name: 'rolling: true vs false, Redis store', numerator: 'instance-redis-rolling', denominator: 'instance-redis' },
     { name: 'Redis without vs with auto-pipelining', numerator: 'instance-redis-nopipe', denominator: 'instance-redis' },
+    { name: 'race guard on vs off: the lookup (GET /profile), Redis', numerator: 'guard-lookup', denominator: 'naive-lookup' },
+    { name: 'race guard on vs off: a cart add (POST /cart), Redis', numerator: 'guard-cart', denominator: 'naive-cart' },
   ];
 }
 

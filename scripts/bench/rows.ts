@@ -1,6 +1,8 @@
 import type { Tracked } from './cpu.js';
 import { rssBytes } from './cpu.js';
 import type { BenchSettings } from './defaults.js';
+import type { BenchRequest } from './load.js';
+import { raceGuardGroup } from './race-rows.js';
 import { findNginx, NGINX_MISSING } from './nginx.js';
 import {
   checkMint,
@@ -21,6 +23,8 @@ export interface Target {
   url: string;
   cookies: string[];
   tracked: Tracked[];
+  /** What each request is, when not the lookup (GET /profile). */
+  request?: BenchRequest;
 }
 
 export interface RowSpec {
@@ -42,12 +46,12 @@ export interface GroupSpec {
 /** The load generator runs in this process: its CPU is read with process.cpuUsage(). */
 export const LOAD: Tracked = { name: 'autocannon', pid: null };
 
-function once<T>(make: () => Promise<T>): () => Promise<T> {
+export function once<T>(make: () => Promise<T>): () => Promise<T> {
   let made: Promise<T> | undefined;
   return () => (made ??= make());
 }
 
-const track = (...started: Started[]): Tracked[] => [LOAD, ...started.map((s) => ({ name: s.name, pid: s.pid }))];
+export const track = (...started: Started[]): Tracked[] => [LOAD, ...started.map((s) => ({ name: s.name, pid: s.pid }))];
 
 /** 1000 -> "1k", 1000000 -> "1m": row names a person can type after --only. */
 export function scaleLabel(n: number): string {
@@ -342,5 +346,5 @@ function scaleGroup(settings: BenchSettings, profileDir?: string): GroupSpec {
 
 /** The matrix; with profileDir every Node process it starts writes a CPU profile there. */
 export function benchGroups(settings: BenchSettings, profileDir?: string): GroupSpec[] {
-  return [instanceGroup, balancerGroup, proxyCostGroup, scaleGroup].map((group) => group(settings, profileDir));
+  return [instanceGroup, balancerGroup, proxyCostGroup, scaleGroup, raceGuardGroup].map((group) => group(settings, profileDir));
 }

@@ -111,7 +111,14 @@ async function runGroup(group: GroupSpec, wanted: (name: string) => boolean, set
         const target = targets[i];
         if (!target) continue;
         const result = await measure(
-          { url: target.url, cookies: target.cookies, connections: settings.connections, durationSec: settings.durationSec, tracked: target.tracked },
+          {
+            url: target.url,
+            cookies: target.cookies,
+            connections: settings.connections,
+            durationSec: settings.durationSec,
+            tracked: target.tracked,
+            ...(target.request && { request: target.request }),
+          },
           settings.warmupSec,
         );
         results[i]!.rounds.push(result);

@@ -2,11 +2,13 @@ import type { FastifyInstance } from 'fastify';
 import type { FastifySessionObject } from '@fastify/session';
 import { normalizeUsername, type AccountBook, type PublicUser } from '../accounts.js';
 import { HashQueue, HashQueueFullError } from '../hash-queue.js';
+import type { SlowRequests } from '../lab-slow.js';
 import type { AppConfig } from '../config.js';
 import type { SwitchableStore } from '../stores/switchable.js';
-import { destroySession, getSession } from '../stores/types.js';
 import { sealedLogoutEverywhere } from '../sealed/logout-everywhere.js';
 import type { RevocationList } from '../sealed/revocation.js';
+import { SessionEndedError } from '../stores/race-guard.js';
+import { destroySession, getSession, ttlSeconds } from '../stores/types.js';
 import { LoginThrottle } from '../throttle/login.js';
 import { requireLogin } from './require-login.js';
 
@@ -29,11 +31,25 @@ const cartItem = {
 
 const CART_LIMIT = 20;
 
+// The lab's slow request (services/lab-slow.ts). A string: Ajv does not coerce query strings here.
+const labDelay = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { delay: { type: 'string', pattern: '^[0-9]{1,5}$' } },
+} as const;
+
 /**
  * The lesson API: POST /login, GET /profile, POST /logout (+ a small cart, so
  * virtual users also write to their session).
  */
-export function authRoutes(app: FastifyInstance, config: AppConfig, accounts: AccountBook, store: SwitchableStore, revocation: () => RevocationList): void {
+export function authRoutes(
+  app: FastifyInstance,
+  config: AppConfig,
+  accounts: AccountBook,
+  store: SwitchableStore,
+  revocation: () => RevocationList,
+  slow: SlowRequests,
+): void {
   const id = config.instanceId;
   const throttle = new LoginThrottle(() => store.attempts, {
     perAccountAndAddress: config.loginMaxFailures,
@@ -123,13 +139,31 @@ export function authRoutes(app: FastifyInstance, config: AppConfig, accounts: Ac
       displayName: user!.displayName,
       loginAt: new Date(loginAt!).toISOString(),
       createdBy: request.session.createdBy,
+      // Guarded, the store loaded it from the cart's own structure; unguarded, it is the session's copy.
       cart: request.session.cart ?? [],
       servedBy: id,
     };
   });
 
-  app.post('/cart', { ...loggedIn, schema: { body: cartItem } }, async (request) => {
+  app.post('/cart', { ...loggedIn, schema: { body: cartItem, querystring: labDelay } }, async (request, reply) => {
     const { item } = request.body as { item: string };
+    const { delay } = request.query as { delay?: string };
+    if (delay !== undefined) {
+      const refused = slow.refuse(Number(delay));
+      if (refused) return reply.code(400).send({ error: 'delay_not_allowed', message: refused, servedBy: id });
+      // A warning on purpose: it says this instance delays requests, and tests wait on the line.
+      request.log.warn({ delayMs: Number(delay) }, 'lab slow request: holding this session');
+      await slow.hold(Number(delay));
+    }
+    const carts = store.carts;
+    if (store.guard.on && carts) {
+      // One atomic step in the store, after the delay: a logout meanwhile left a tombstone it sees.
+      const cart = await carts.add(request.session.sessionId, item, CART_LIMIT, ttlSeconds(request.session, config.sessionTtlSeconds));
+      if (!cart) throw new SessionEndedError();
+      keepAlive(request.session);
+      return { cart, servedBy: id };
+    }
+    // Read, change, write back whole (when the response is sent): concurrent adds overwrite each other.
     keepAlive(request.session);
     request.session.cart = [...(request.session.cart ?? []), item].slice(-CART_LIMIT);
     return { cart: request.session.cart, servedBy: id };

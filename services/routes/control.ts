@@ -5,6 +5,7 @@ import { instanceHealth, processHealth } from '../health.js';
 import { STORE_KINDS, type StoreKind } from '../vocabulary.js';
 import type { SwitchableStore } from '../stores/switchable.js';
 import { setSession } from '../stores/types.js';
+import type { SlowRequests } from '../lab-slow.js';
 import { seededSession, seedSessionSchema } from './seed.js';
 
 /** Ids per /_control/seed request, and the body that carries them (ids of ~32 chars). */
@@ -23,6 +24,7 @@ export function controlRoutes(
   config: AppConfig & { bootId: string },
   store: SwitchableStore,
   crash: () => void,
+  slow: SlowRequests,
 ): void {
   const expected = Buffer.from(`Bearer ${token}`);
 
@@ -95,10 +97,26 @@ export function controlRoutes(
     },
   );
 
+  // The race lab's switch: guarded stores (the default) or the naive read-modify-write, to show the race.
+  app.put(
+    '/_control/race-guard',
+    {
+      onRequest: authorize,
+      schema: { body: { type: 'object', required: ['on'], additionalProperties: false, properties: { on: { type: 'boolean' } } } },
+    },
+    async (request) => {
+      store.guard.on = (request.body as { on: boolean }).on;
+      request.log.info({ raceGuard: store.guard.on }, store.guard.on ? 'race guard on' : 'race guard OFF: concurrent requests can lose updates and undo logouts');
+      return { raceGuard: store.guard.on };
+    },
+  );
+
   // The process behind the instance, for the operator and the soak test; /health keeps it private.
   app.get('/_control/health', { onRequest: authorize }, async () => ({
     ...(await instanceHealth(config.instanceId, config.bootId, store)),
     ...processHealth(),
+    raceGuard: store.guard.on,
+    holding: slow.holding,
   }));
 
   app.post('/_control/crash', { onRequest: authorize }, async (request, reply) => {

@@ -2,6 +2,8 @@ import type { Session } from 'fastify';
 import type { StoreKind } from '../vocabulary.js';
 import type { AttemptCounter } from '../throttle/types.js';
 import type { UserIndex } from '../user-index/types.js';
+import type { SessionCarts } from '../cart/types.js';
+import type { RaceGuard } from './race-guard.js';
 import { destroySession, ttlSeconds, type SessionStore } from './types.js';
 
 /**
@@ -13,6 +15,8 @@ export interface Backing {
   store: SessionStore;
   attempts: AttemptCounter;
   users: UserIndex;
+  /** The carts of guarded sessions (services/stores/race-guard.ts); null where the cart is in the cookie. */
+  carts: SessionCarts | null;
   /** Closes whatever the three hold (for Redis, their one connection). */
   close(): Promise<void>;
 }
@@ -32,6 +36,8 @@ export class SwitchableStore implements SessionStore {
     private readonly defaultTtlSeconds: number,
     /** Live sessions one user may hold (in the active store); a login beyond it ends the oldest. */
     private readonly maxSessionsPerUser = Infinity,
+    /** Shared by every backing: one switch guards (or not) whichever store is active. */
+    readonly guard: RaceGuard = { on: true },
   ) {
     this.active = this.open(initial);
   }
@@ -47,6 +53,10 @@ export class SwitchableStore implements SessionStore {
 
   get users(): UserIndex {
     return this.active.users;
+  }
+
+  get carts(): SessionCarts | null {
+    return this.active.carts;
   }
 
   /** The active store itself, whose writes skip the user index: for seeding the bench's sessions. */
