@@ -18,6 +18,8 @@ export type { HealthReportEvent, PoolBackend } from './pool.js';
  */
 export interface Balancer {
   server: http.Server;
+  /** The port clients reach the lab on (null until it listens). */
+  readonly publicPort: number | null;
   /** Health checks: emits 'up', 'down' and 'report' (see pool.ts). */
   pool: Pool;
   readonly backends: readonly PoolBackend[];
@@ -53,6 +55,10 @@ export function createBalancer(config: BalancerConfig, log: Logger = console, op
 
   return {
     server: servers.server,
+    get publicPort() {
+      const address = servers.server.address();
+      return typeof address === 'object' && address ? address.port : null;
+    },
     pool,
     get backends() {
       return pool.backends;
