@@ -102,9 +102,11 @@ export function haproxyConfig(s: HaproxySettings): string {
     '  timeout http-keep-alive 5s',
     '  timeout queue 5s',
     // A refused connection is tried again, on another instance (redispatch): the request never left.
+    // A connection closed before any answer (an instance stopping) is tried again for safe methods
+    // only (disable-l7-retry below): a login or logout the instance may have done must not run twice.
     '  retries 2',
     '  option redispatch 1',
-    '  retry-on conn-failure',
+    '  retry-on conn-failure empty-response',
     `  http-error status 503 content-type application/json hdr retry-after 2 string ${json({ error: 'no_instance_available', message: 'no app instance could take the request; try again shortly' })}`,
     `  http-error status 502 content-type application/json string ${json({ error: 'instance_failed', message: 'the instance failed; try again' })}`,
     `  http-error status 504 content-type application/json string ${json({ error: 'instance_timeout', message: `the instance did not answer within ${s.proxyTimeoutMs} ms` })}`,
@@ -117,6 +119,7 @@ export function haproxyConfig(s: HaproxySettings): string {
     `  http-request return status 413 content-type application/json string ${json({ error: 'body_too_large', message: `request bodies are limited to ${s.maxBodyBytes} bytes` })} if { req.hdr_val(content-length) gt ${s.maxBodyBytes} }`,
     // The instances' control routes, in any spelling: decoded twice (a %255F is a "_" two hops
     // on), case-folded, anywhere in the path. Stricter than needed; no lesson path says "_control".
+    '  http-request disable-l7-retry unless METH_GET || METH_HEAD || METH_OPTIONS',
     '  acl control_path path,url_dec,url_dec,lower -m sub /_control',
     `  http-request return status 404 content-type application/json string ${json({ error: 'not_found', message: 'no such route' })} if control_path`,
     // Replaced, not appended to: a client's own X-Forwarded-For would otherwise reach the instance first.
