@@ -2,6 +2,7 @@
 import { arch, cpus, platform } from 'node:os';
 import { parseArgs } from 'node:util';
 import { adminClient } from '../proxy/clients/admin-client.js';
+import { BALANCER_KINDS, type BalancerKind } from '../proxy/config.js';
 import { STORE_KINDS, MODES, MODE_NAMES, ROUTING_KINDS, modeOf, type StoreKind, type ModeName, type RoutingKind } from '../services/vocabulary.js';
 import { FAST_SCRYPT_COST } from './simulate/accounts.js';
 import { SimulationError } from './simulate/lab-driver.js';
@@ -33,6 +34,7 @@ Sizes:
   --kill <id>            kill-instance: which instance (default the first)
 
 Lab:
+  --balancer <node|haproxy>  what serves the simulator's own lab (default node; haproxy: Debian's haproxy)
   --url <U>              use a running lab's balancer (npm start) instead of starting one;
                          its mode is switched for the run and restored after
   --admin-url <A>        that lab's admin API (default http://127.0.0.1:8081)
@@ -69,6 +71,7 @@ function parse(): RunOptions & { json: boolean; title: string } {
         'admin-url': { type: 'string' },
         'admin-token': { type: 'string' },
         'demo-accounts': { type: 'boolean', default: false },
+        balancer: { type: 'string', default: 'node' },
         json: { type: 'boolean', default: false },
         verbose: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
@@ -86,6 +89,8 @@ function parse(): RunOptions & { json: boolean; title: string } {
   if (values.routing !== undefined && !ROUTING_KINDS.includes(values.routing as RoutingKind)) cli.fail(`--routing must be one of ${ROUTING_KINDS.join(', ')}`);
   if (values.store !== undefined && !STORE_KINDS.includes(values.store as StoreKind)) cli.fail(`--store must be one of ${STORE_KINDS.join(', ')}`);
   if (values.scenario !== undefined && !SCENARIO_NAMES.includes(values.scenario as ScenarioName)) cli.fail(`--scenario must be one of ${SCENARIO_NAMES.join(', ')}`);
+  if (!BALANCER_KINDS.includes(values.balancer as BalancerKind)) cli.fail(`--balancer must be one of ${BALANCER_KINDS.join(', ')}`);
+  if (values.url && values.balancer !== 'node') cli.fail('--balancer picks what the simulator\'s own lab runs: with --url, start that lab with npm start -- --balancer haproxy');
   if (values.compare && values.scenario) cli.fail('--compare and --scenario do not mix: --scenario already runs every relevant mode');
   if (values.compare && (values.mode || values.routing || values.store)) cli.fail('--compare runs every mode: drop --mode/--routing/--store');
   for (const url of [values.url, values['admin-url']]) {
@@ -128,6 +133,7 @@ function parse(): RunOptions & { json: boolean; title: string } {
     ...(values['admin-url'] !== undefined && { adminUrl: values['admin-url'].replace(/\/$/, '') }),
     ...((values['admin-token'] ?? process.env.ADMIN_TOKEN) && { adminToken: values['admin-token'] ?? process.env.ADMIN_TOKEN }),
     demoAccounts: values['demo-accounts'],
+    balancer: values.balancer as BalancerKind,
     ...(values.verbose && { onLine: (name: string, line: string) => console.error(`[${name}] ${line}`) }),
     json: values.json,
     title,

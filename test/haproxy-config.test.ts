@@ -50,7 +50,7 @@ describe('haproxyConfig (pure)', () => {
     const text = haproxyConfig(settings());
     expect(text).toMatch(/server app-2 127\.0\.0\.1:3002 disabled/);
     expect(text).toContain('option httpchk GET /health');
-    expect(text).toMatch(/default-server check inter 1s/);
+    expect(text).toMatch(/default-server check inter 1000ms/);
   });
 
   it('refuses names HAProxy would read as syntax', () => {

@@ -122,6 +122,9 @@ export async function haproxyBalancer(inner: Balancer, config: BalancerConfig, l
       inner.setRouting(kind);
       reload();
     },
+    settled: async () => {
+      await reloading;
+    },
     addInstance(instance, options) {
       const backend = inner.addInstance(instance, options);
       reload();

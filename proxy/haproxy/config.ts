@@ -27,6 +27,8 @@ export interface HaproxySettings {
   maxConnections: number;
   /** One line per request on stdout, which the control plane turns into the dashboard's traffic. */
   accessLog: boolean;
+  /** Worker threads; HAProxy's default is one per core. */
+  threads?: number | undefined;
 }
 
 /** The access log line: backend, server, status, retries, method, path (last: it is the only free text). */
@@ -82,13 +84,13 @@ export function haproxyConfig(s: HaproxySettings): string {
   for (const server of s.servers) {
     if (!SERVER_ID.test(server.id)) throw new ConfigError(`instance id "${server.id}": HAProxy server names take letters, digits, ".", "_" and "-" only`);
   }
-  const seconds = Math.max(1, Math.ceil(s.healthIntervalMs / 1000));
   const lines = [
     'global',
     // Reloads hand the listening sockets from the old worker to the new one: no refused connection.
     `  stats socket ${s.statsSocket} mode 600 level admin expose-fd listeners`,
     `  maxconn ${s.maxConnections}`,
     `  tune.bufsize ${BUFFER_BYTES}`,
+    ...(s.threads ? [`  nbthread ${s.threads}`] : []),
     ...(s.accessLog ? ['  log stdout format raw local0 info'] : []),
     '',
     'defaults',
@@ -138,7 +140,7 @@ export function haproxyConfig(s: HaproxySettings): string {
     '  option httpchk GET /health',
     '  http-check expect status 200',
     // A name that does not resolve yet (a compose service still starting) must not stop HAProxy.
-    `  default-server check inter ${seconds}s fall 2 rise 1 init-addr last,libc,none`,
+    `  default-server check inter ${s.healthIntervalMs}ms fall 2 rise 1 init-addr last,libc,none`,
     ...s.servers.map((server) => `  server ${server.id} ${hostPort(server.url)}${s.routing === 'cookie' ? ` cookie ${server.id}` : ''}${server.admitted ? '' : ' disabled'}`),
     ...(s.labPage ? ['', 'backend lab_page', `  server node ${s.labPage.host}:${s.labPage.port}`] : []),
     '',
