@@ -14,6 +14,8 @@ export interface BalancerConfig {
   balancer: BalancerKind;
   /** With HAProxy: its access log feeds the dashboard's traffic (off: counters stay at 0, for a bench). */
   haproxyAccessLog: boolean;
+  /** HAProxy runs beside us (a compose sidecar) on the configuration we write in this directory, instead of as our child. */
+  haproxyDir: string | undefined;
   host: string;
   port: number;
   adminHost: string;
@@ -90,6 +92,7 @@ export function loadBalancerConfig(env: Env = process.env): BalancerConfig {
   return {
     balancer,
     haproxyAccessLog: env.HAPROXY_ACCESS_LOG !== 'off',
+    haproxyDir: env.HAPROXY_DIR || undefined,
     host: env.HOST || '127.0.0.1',
     port: port(env, 'PORT', 8080),
     // Loopback by default: the admin API switches modes and crashes instances.

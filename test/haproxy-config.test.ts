@@ -1,11 +1,11 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAccessLine } from '../proxy/haproxy/access-log.js';
 import { haproxyConfig, type HaproxySettings } from '../proxy/haproxy/config.js';
-import { startHaproxy, type HaproxyProcess } from '../proxy/haproxy/process.js';
+import { attachHaproxy, startHaproxy, type HaproxyProcess } from '../proxy/haproxy/process.js';
 import { ConfigError, ROUTING_KINDS } from '../services/vocabulary.js';
 import { freePort } from '../scripts/lib/free-port.js';
 import { startEcho } from './helpers/echo.js';
@@ -172,6 +172,32 @@ describe('the generated configuration in a real haproxy, in front of an echo ins
       }
     } finally {
       await nowhere.close();
+    }
+  });
+});
+
+describe('HAProxy beside us (the compose sidecar): the configuration we write, reloads through its master CLI', () => {
+  it('starts on our file, and a reload puts the new routing in place', async () => {
+    const echo = await startEcho();
+    const dir = mkdtempSync(path.join(tmpdir(), 'coatcheck-sidecar-'));
+    // The compose service's command, with the shared directory here.
+    const sidecar = spawn('sh', ['-c', `until [ -f ${dir}/haproxy.cfg ]; do sleep 0.2; done; exec haproxy -W -db -S ${dir}/master.sock -f ${dir}/haproxy.cfg`], { stdio: 'ignore' });
+    const port = await freePort();
+    const render = (routing: 'round-robin' | 'cookie') => (statsSocket: string) =>
+      haproxyConfig(settings({ port, statsSocket, routing, accessLog: false, servers: [{ id: 'echo', url: echo.url, admitted: true }] }));
+    try {
+      const haproxy = await attachHaproxy(dir, render('round-robin'));
+      const before = await fetch(`http://127.0.0.1:${port}/a`);
+      expect([before.status, before.headers.getSetCookie()]).toEqual([200, []]);
+      await haproxy.reload(render('cookie')(haproxy.socket));
+      const after = await fetch(`http://127.0.0.1:${port}/b`);
+      expect([after.status, after.headers.getSetCookie()]).toEqual([200, ['coatcheck_lb=echo; path=/; HttpOnly; SameSite=Lax']]);
+    } finally {
+      const gone = new Promise((resolve) => sidecar.once('exit', resolve));
+      sidecar.kill('SIGTERM');
+      await gone;
+      echo.server.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

@@ -1,3 +1,4 @@
+import dgram from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import { ConfigError } from '../../services/vocabulary.js';
@@ -5,7 +6,7 @@ import type { Balancer, BalancerStats, Logger, ServedEvent } from '../balancer/i
 import type { BalancerConfig } from '../config.js';
 import { parseAccessLine } from './access-log.js';
 import { haproxyConfig } from './config.js';
-import { startHaproxy, type HaproxyProcess } from './process.js';
+import { attachHaproxy, startHaproxy, type HaproxyProcess } from './process.js';
 
 /** A port that was free on the host a moment ago: HAProxy cannot tell us which one it bound for port 0. */
 function freePort(host: string): Promise<number> {
@@ -56,6 +57,11 @@ export async function haproxyBalancer(inner: Balancer, config: BalancerConfig, l
     traffic.emit('served', { instance: entry.server, method: entry.method, path: entry.path, status: entry.status });
   };
 
+  // A sidecar's log cannot reach our stdout: it comes over UDP, on loopback (the sidecar shares
+  // our network namespace), so nothing on the lab network can write lines into the dashboard.
+  const logSocket = config.haproxyDir ? await udpLog((line) => onLine(line, 'stdout')) : undefined;
+  const logTarget = logSocket ? `127.0.0.1:${logSocket.address().port}` : undefined;
+
   let port = config.port;
   const render = (socket: string) =>
     haproxyConfig({
@@ -73,9 +79,10 @@ export async function haproxyBalancer(inner: Balancer, config: BalancerConfig, l
       maxBodyBytes: config.maxBodyBytes,
       maxConnections: config.maxConnections,
       accessLog: config.haproxyAccessLog,
+      logTarget,
     });
 
-  let haproxy: HaproxyProcess | undefined;
+  let haproxy: HaproxyProcess | undefined = config.haproxyDir ? await attachHaproxy(config.haproxyDir, render) : undefined;
   // Port 0 (tests): a port that was free a moment ago may be taken by the time HAProxy binds it.
   for (let attempt = 1; !haproxy; attempt++) {
     if (config.port === 0) port = await freePort(config.host);
@@ -148,7 +155,18 @@ export async function haproxyBalancer(inner: Balancer, config: BalancerConfig, l
     },
     async close() {
       await reloading;
+      logSocket?.close();
       await Promise.all([running.close(), inner.close()]);
     },
   };
+}
+
+/** A UDP socket on loopback that hands every datagram (one raw log line each) to `onLine`. */
+function udpLog(onLine: (line: string) => void): Promise<dgram.Socket> {
+  const socket = dgram.createSocket('udp4');
+  socket.on('message', (message) => onLine(message.toString('utf8').trimEnd()));
+  return new Promise((resolve, reject) => {
+    socket.once('error', reject);
+    socket.bind(0, '127.0.0.1', () => resolve(socket));
+  });
 }

@@ -27,6 +27,8 @@ export interface HaproxySettings {
   maxConnections: number;
   /** One line per request on stdout, which the control plane turns into the dashboard's traffic. */
   accessLog: boolean;
+  /** Where that log goes: "stdout" (HAProxy is our child) or a UDP "host:port" we listen on. */
+  logTarget?: string | undefined;
   /** Worker threads; HAProxy's default is one per core. */
   threads?: number | undefined;
 }
@@ -91,7 +93,7 @@ export function haproxyConfig(s: HaproxySettings): string {
     `  maxconn ${s.maxConnections}`,
     `  tune.bufsize ${BUFFER_BYTES}`,
     ...(s.threads ? [`  nbthread ${s.threads}`] : []),
-    ...(s.accessLog ? ['  log stdout format raw local0 info'] : []),
+    ...(s.accessLog ? [`  log ${s.logTarget ?? 'stdout'} format raw local0 info`] : []),
     '',
     'defaults',
     '  mode http',

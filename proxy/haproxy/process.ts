@@ -9,7 +9,8 @@ export const HAPROXY_MISSING = 'BALANCER=haproxy needs the haproxy program on PA
 
 /** The haproxy master process (-W, master-worker) and the files it reads. */
 export interface HaproxyProcess {
-  readonly child: ChildProcess;
+  /** Null when HAProxy runs beside us (a compose sidecar), not as our child. */
+  readonly child: ChildProcess | null;
   /** The runtime API socket, for the configuration's `stats socket`. */
   readonly socket: string;
   /** Writes the configuration and has the master start a worker on it; resolves once that worker answers. */
@@ -53,6 +54,58 @@ async function workerPid(socket: string): Promise<number | null> {
   } catch {
     return null;
   }
+}
+
+/** Resolves with the pid of a worker other than `previous` once one answers on the runtime socket. */
+async function newWorker(socket: string, previous: number | null, exited: Promise<never>, failure: () => string, timeoutMs = 15_000): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const pid = await Promise.race([workerPid(socket), exited]);
+    if (pid !== null && pid !== previous) return pid;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new Error(failure());
+}
+
+/**
+ * HAProxy beside us (docker compose: a sidecar sharing our network and a directory), started as
+ *   haproxy -W -db -S <dir>/master.sock -f <dir>/haproxy.cfg
+ * once the configuration is there. We write the file; a reload is the master CLI's "reload".
+ * No `haproxy -c` here (the binary is in the other container): the generated file is checked by the tests.
+ */
+export async function attachHaproxy(dir: string, config: (socket: string) => string, waitMs = 120_000): Promise<HaproxyProcess> {
+  const socket = path.join(dir, 'admin.sock');
+  const file = path.join(dir, 'haproxy.cfg');
+  const write = (text: string) => {
+    writeFileSync(`${file}.next`, text, { mode: 0o600 });
+    renameSync(`${file}.next`, file);
+  };
+  const never = new Promise<never>(() => {});
+  write(config(socket));
+  let current = await newWorker(socket, null, never, () => `no HAProxy answered on ${socket}: with BALANCER=haproxy, start the haproxy service too (docker compose --profile haproxy)`, waitMs);
+  const sidecar: HaproxyProcess = {
+    child: null,
+    socket,
+    async reload(text) {
+      write(text);
+      // The master re-executes itself on "reload": just after one, its CLI may not listen yet, or
+      // drop the command. The new worker is the only answer that counts; ask again until it comes.
+      for (let attempt = 1; ; attempt++) {
+        await ask(path.join(dir, 'master.sock'), 'reload').catch(() => '');
+        try {
+          current = await newWorker(socket, current, never, () => 'HAProxy did not start a worker on the new configuration within 15 s', attempt < 8 ? 2000 : 15_000);
+          return;
+        } catch (err) {
+          if (attempt >= 8) throw err;
+        }
+      }
+    },
+    // The sidecar's lifecycle is its container's.
+    async close() {},
+  };
+  // A sidecar that outlived a previous balancer may still serve that one's file: reload on ours.
+  await sidecar.reload(config(socket));
+  return sidecar;
 }
 
 /** Starts `haproxy -W` on a configuration of ours, in a private directory (it holds the proxy token). */
@@ -101,21 +154,11 @@ export async function startHaproxy(options: HaproxyOptions): Promise<HaproxyProc
   });
   exited.catch(() => {});
 
-  /** Resolves once a worker other than `previous` answers on the runtime socket. */
-  async function workerOtherThan(previous: number | null, what: string): Promise<void> {
-    const deadline = Date.now() + 15_000;
-    while (Date.now() < deadline) {
-      const pid = await Promise.race([workerPid(socket), exited]);
-      if (pid !== null && pid !== previous) return;
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-    throw new Error(`haproxy did not ${what} within 15 s: ${tail.join(' | ')}`);
-  }
+  const workerOtherThan = (previous: number | null, what: string) => newWorker(socket, previous, exited, () => `haproxy did not ${what} within 15 s: ${tail.join(' | ')}`);
 
   let current: number | null = null;
   try {
-    await workerOtherThan(null, 'start');
-    current = await workerPid(socket);
+    current = await workerOtherThan(null, 'start');
   } catch (err) {
     child.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
@@ -128,8 +171,7 @@ export async function startHaproxy(options: HaproxyOptions): Promise<HaproxyProc
     async reload(config) {
       write(config);
       child.kill('SIGUSR2');
-      await workerOtherThan(current, 'start a worker on the new configuration');
-      current = await workerPid(socket);
+      current = await workerOtherThan(current, 'start a worker on the new configuration');
     },
     async close() {
       if (child.exitCode === null && child.signalCode === null) {
