@@ -59,7 +59,13 @@ async function behindHaproxy(): Promise<Balancer> {
     nodeBalancer.server.listen(0, '127.0.0.1', () => resolve());
   });
   try {
-    return await haproxyBalancer(nodeBalancer, config, log);
+    return await haproxyBalancer(nodeBalancer, config, log, (why) => {
+      // Nobody serves the public port any more: stop, so the launcher (or compose) sees it.
+      log.error(`${why}: the public port is closed; stopping`);
+      // The graceful path every stop takes (closeWithGrace's SIGTERM handler, once installed).
+      process.exitCode = 1;
+      process.kill(process.pid, 'SIGTERM');
+    });
   } catch (err) {
     console.error(`coatcheck balancer: ${(err as Error).message}`);
     await nodeBalancer.close();

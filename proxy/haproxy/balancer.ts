@@ -31,7 +31,13 @@ function freePort(host: string): Promise<number> {
  * access log: the same facts (instance, method, path, status) the Node balancer emits, so the
  * per-instance counters, the recent requests and the logged-out rate mean the same thing.
  */
-export async function haproxyBalancer(inner: Balancer, config: BalancerConfig, log: Logger): Promise<Balancer & { publicPort: number }> {
+export async function haproxyBalancer(
+  inner: Balancer,
+  config: BalancerConfig,
+  log: Logger,
+  /** HAProxy (our child) exited on its own: the public port is gone. */
+  onDied: (why: string) => void = () => {},
+): Promise<Balancer & { publicPort: number }> {
   const internal = inner.server.address() as net.AddressInfo | null;
   if (!internal) throw new Error('the Node balancer must listen (internally) before HAProxy starts');
   const stats: BalancerStats = { requests: 0, retries: 0, failed: 0 };
@@ -93,6 +99,10 @@ export async function haproxyBalancer(inner: Balancer, config: BalancerConfig, l
     }
   }
   const running = haproxy;
+  let closing = false;
+  running.child?.once('exit', (code, signal) => {
+    if (!closing) onDied(`haproxy exited (${signal ?? `code ${code}`})`);
+  });
 
   // One reload at a time; changes that arrive meanwhile are folded into the next one.
   let dirty = false;
@@ -154,6 +164,7 @@ export async function haproxyBalancer(inner: Balancer, config: BalancerConfig, l
       throw new ConfigError('HTTPS_PORT is served by the Node balancer only; with BALANCER=haproxy, leave it unset');
     },
     async close() {
+      closing = true;
       await reloading;
       logSocket?.close();
       await Promise.all([running.close(), inner.close()]);
