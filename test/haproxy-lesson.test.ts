@@ -57,4 +57,20 @@ describe('behind HAProxy, memory mode: the bug', () => {
     const gained = after.instances.map((i) => i.requests - (before.instances.find((b) => b.id === i.id)?.requests ?? 0));
     expect(gained).toEqual([2, 2, 2]);
   });
+
+  it("the dashboard's event stream names HAProxy's port as the public one, and each instance's last requests", async () => {
+    await new Client(lab.url).profile();
+    const response = await fetch(`${lab.adminUrl}/api/events`);
+    const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+    let text = '';
+    while (!/event: snapshot\ndata: .*\n/.test(text)) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += value;
+    }
+    await reader.cancel();
+    const snapshot = JSON.parse(/event: snapshot\ndata: (.*)\n/.exec(text)![1]!) as { publicPort: number; instances: { recent: { path: string; status: number }[] }[] };
+    expect(snapshot.publicPort).toBe(Number(new URL(lab.url).port));
+    expect(snapshot.instances.flatMap((i) => i.recent)).toContainEqual(expect.objectContaining({ path: '/profile', status: 401 }));
+  });
 });
