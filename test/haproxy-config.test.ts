@@ -12,6 +12,7 @@ import { startEcho } from './helpers/echo.js';
 import { rawRequest } from './helpers/hardening.js';
 
 const settings = (over: Partial<HaproxySettings> = {}): HaproxySettings => ({
+  generation: 1,
   host: '127.0.0.1',
   port: 8080,
   routing: 'round-robin',
@@ -51,6 +52,8 @@ describe('haproxyConfig (pure)', () => {
     expect(text).toMatch(/server app-2 127\.0\.0\.1:3002 disabled/);
     expect(text).toContain('option httpchk GET /health');
     expect(text).toMatch(/default-server check inter 1000ms/);
+    // The worker's `show info` says which file it runs: a reload is done when it names the new one.
+    expect(haproxyConfig(settings({ generation: 7 }))).toContain('  description coatcheck-config-7\n');
   });
 
   it('refuses names HAProxy would read as syntax', () => {
@@ -93,9 +96,10 @@ describe('the generated configuration in a real haproxy, in front of an echo ins
     // A second server nobody listens on: refused connections go to the echo instead (retry + redispatch).
     const deadPort = await freePort();
     haproxy = await startHaproxy({
-      config: (statsSocket) =>
+      config: (statsSocket, generation) =>
         haproxyConfig(
           settings({
+            generation,
             port,
             statsSocket,
             servers: [
@@ -160,7 +164,7 @@ describe('the generated configuration in a real haproxy, in front of an echo ins
     const port = await freePort();
     // Port 1: nothing listens there (only root could), so every connection is refused.
     const nowhere = await startHaproxy({
-      config: (statsSocket) => haproxyConfig(settings({ port, statsSocket, servers: [{ id: 'gone', url: 'http://127.0.0.1:1', admitted: true }] })),
+      config: (statsSocket, generation) => haproxyConfig(settings({ generation, port, statsSocket, servers: [{ id: 'gone', url: 'http://127.0.0.1:1', admitted: true }] })),
       onLine: () => {},
     });
     try {
@@ -183,13 +187,15 @@ describe('HAProxy beside us (the compose sidecar): the configuration we write, r
     // The compose service's command, with the shared directory here.
     const sidecar = spawn('sh', ['-c', `until [ -f ${dir}/haproxy.cfg ]; do sleep 0.2; done; exec haproxy -W -db -S ${dir}/master.sock -f ${dir}/haproxy.cfg`], { stdio: 'ignore' });
     const port = await freePort();
-    const render = (routing: 'round-robin' | 'cookie') => (statsSocket: string) =>
-      haproxyConfig(settings({ port, statsSocket, routing, accessLog: false, servers: [{ id: 'echo', url: echo.url, admitted: true }] }));
+    let routing: 'round-robin' | 'cookie' = 'round-robin';
+    const render = (statsSocket: string, generation: number) =>
+      haproxyConfig(settings({ generation, port, statsSocket, routing, accessLog: false, servers: [{ id: 'echo', url: echo.url, admitted: true }] }));
     try {
-      const haproxy = await attachHaproxy(dir, render('round-robin'));
+      const haproxy = await attachHaproxy(dir, render);
       const before = await fetch(`http://127.0.0.1:${port}/a`);
       expect([before.status, before.headers.getSetCookie()]).toEqual([200, []]);
-      await haproxy.reload(render('cookie')(haproxy.socket));
+      routing = 'cookie';
+      await haproxy.reload();
       const after = await fetch(`http://127.0.0.1:${port}/b`);
       expect([after.status, after.headers.getSetCookie()]).toEqual([200, ['coatcheck_lb=echo; path=/; HttpOnly; SameSite=Lax']]);
     } finally {

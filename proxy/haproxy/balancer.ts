@@ -69,8 +69,9 @@ export async function haproxyBalancer(
   const logTarget = logSocket ? `127.0.0.1:${logSocket.address().port}` : undefined;
 
   let port = config.port;
-  const render = (socket: string) =>
+  const render = (socket: string, generation: number) =>
     haproxyConfig({
+      generation,
       host: config.host,
       port,
       routing: inner.routing,
@@ -113,7 +114,7 @@ export async function haproxyBalancer(
       while (dirty) {
         dirty = false;
         try {
-          await running.reload(render(running.socket));
+          await running.reload();
         } catch (err) {
           log.error({ err: (err as Error).message }, 'haproxy reload failed; it keeps the previous configuration');
         }

@@ -29,6 +29,8 @@ export interface HaproxySettings {
   accessLog: boolean;
   /** Where that log goes: "stdout" (HAProxy is our child) or a UDP "host:port" we listen on. */
   logTarget?: string | undefined;
+  /** Counts the files written: the worker's `show info` tells which one it runs (process.ts). */
+  generation: number;
   /** Worker threads; HAProxy's default is one per core. */
   threads?: number | undefined;
 }
@@ -88,6 +90,7 @@ export function haproxyConfig(s: HaproxySettings): string {
   }
   const lines = [
     'global',
+    `  description coatcheck-config-${s.generation}`,
     // Reloads hand the listening sockets from the old worker to the new one: no refused connection.
     `  stats socket ${s.statsSocket} mode 600 level admin expose-fd listeners`,
     `  maxconn ${s.maxConnections}`,

@@ -7,20 +7,22 @@ import { ConfigError } from '../../services/vocabulary.js';
 
 export const HAPROXY_MISSING = 'BALANCER=haproxy needs the haproxy program on PATH: install Debian\'s "haproxy" package (apt-get install haproxy), or use the Node balancer (--balancer node)';
 
+/** The configuration's text, given the runtime socket's path and its generation (see workerOn). */
+export type Render = (socket: string, generation: number) => string;
+
 /** The haproxy master process (-W, master-worker) and the files it reads. */
 export interface HaproxyProcess {
   /** Null when HAProxy runs beside us (a compose sidecar), not as our child. */
   readonly child: ChildProcess | null;
   /** The runtime API socket, for the configuration's `stats socket`. */
   readonly socket: string;
-  /** Writes the configuration and has the master start a worker on it; resolves once that worker answers. */
-  reload(config: string): Promise<void>;
+  /** Renders the configuration again and has the master start a worker on it; resolves once that worker answers. */
+  reload(): Promise<void>;
   close(): Promise<void>;
 }
 
 export interface HaproxyOptions {
-  /** The configuration's text, given the runtime socket's path. */
-  config: (socket: string) => string;
+  config: Render;
   /** Every line HAProxy prints: the access log on stdout, its own notices and alerts on stderr. */
   onLine: (line: string, stream: 'stdout' | 'stderr') => void;
   bin?: string;
@@ -46,25 +48,56 @@ export function ask(socket: string, command: string): Promise<string> {
   });
 }
 
-/** The worker that answers on the socket: its pid, or null while none does. */
-async function workerPid(socket: string): Promise<number | null> {
+/** The generation of the configuration the answering worker runs (its `description`), or null. */
+async function workerGeneration(socket: string): Promise<number | null> {
   try {
-    const match = /^Pid: (\d+)$/m.exec(await ask(socket, 'show info'));
+    const match = /^description: coatcheck-config-(\d+)$/m.exec(await ask(socket, 'show info'));
     return match ? Number(match[1]) : null;
   } catch {
     return null;
   }
 }
 
-/** Resolves with the pid of a worker other than `previous` once one answers on the runtime socket. */
-async function newWorker(socket: string, previous: number | null, exited: Promise<never>, failure: () => string, timeoutMs = 15_000): Promise<number> {
+class NotServed extends Error {}
+
+/**
+ * Resolves once a worker on this generation of the configuration answers on the runtime socket.
+ * The generation, not a new pid: a worker from an earlier reload may come up late and would
+ * otherwise pass for one on the latest file.
+ */
+async function workerOn(socket: string, generation: number, exited: Promise<never>, failure: () => string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    const pid = await Promise.race([workerPid(socket), exited]);
-    if (pid !== null && pid !== previous) return pid;
+    if ((await Promise.race([workerGeneration(socket), exited])) === generation) return;
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
-  throw new Error(failure());
+  throw new NotServed(failure());
+}
+
+/**
+ * Asks for a reload until a worker on `generation` answers. The master re-executes itself on every
+ * reload: just after one, it may miss the next request (its CLI not listening yet). Another
+ * reload of the same file costs nothing; a change that never takes effect would be a lab that lies.
+ */
+async function reloadUntilServed(trigger: () => Promise<unknown> | void, socket: string, generation: number, exited: Promise<never>, failure: () => string): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    await trigger();
+    try {
+      return await workerOn(socket, generation, exited, failure, attempt < 5 ? 3000 : 15_000);
+    } catch (err) {
+      if (attempt >= 5 || !(err instanceof NotServed)) throw err;
+    }
+  }
+}
+
+/** Writes aside and renames: the master re-reads the file on reload and must never see half of it. */
+function writer(file: string, check?: (file: string) => void): (text: string) => void {
+  return (text) => {
+    const next = `${file}.next`;
+    writeFileSync(next, text, { mode: 0o600 });
+    check?.(next);
+    renameSync(next, file);
+  };
 }
 
 /**
@@ -73,38 +106,31 @@ async function newWorker(socket: string, previous: number | null, exited: Promis
  * once the configuration is there. We write the file; a reload is the master CLI's "reload".
  * No `haproxy -c` here (the binary is in the other container): the generated file is checked by the tests.
  */
-export async function attachHaproxy(dir: string, config: (socket: string) => string, waitMs = 120_000): Promise<HaproxyProcess> {
+export async function attachHaproxy(dir: string, config: Render, waitMs = 120_000): Promise<HaproxyProcess> {
   const socket = path.join(dir, 'admin.sock');
-  const file = path.join(dir, 'haproxy.cfg');
-  const write = (text: string) => {
-    writeFileSync(`${file}.next`, text, { mode: 0o600 });
-    renameSync(`${file}.next`, file);
-  };
+  const write = writer(path.join(dir, 'haproxy.cfg'));
   const never = new Promise<never>(() => {});
-  write(config(socket));
-  let current = await newWorker(socket, null, never, () => `no HAProxy answered on ${socket}: with BALANCER=haproxy, start the haproxy service too (docker compose --profile haproxy)`, waitMs);
+  let generation = 1;
+  write(config(socket, generation));
+  // Any worker at all: a sidecar that outlived a previous balancer may serve that one's file.
+  const deadline = Date.now() + waitMs;
+  while ((await workerGeneration(socket)) === null) {
+    if (Date.now() > deadline) throw new Error(`no HAProxy answered on ${socket}: with BALANCER=haproxy, start the haproxy service too (docker compose --profile haproxy)`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
   const sidecar: HaproxyProcess = {
     child: null,
     socket,
-    async reload(text) {
-      write(text);
-      // The master re-executes itself on "reload": just after one, its CLI may not listen yet, or
-      // drop the command. The new worker is the only answer that counts; ask again until it comes.
-      for (let attempt = 1; ; attempt++) {
-        await ask(path.join(dir, 'master.sock'), 'reload').catch(() => '');
-        try {
-          current = await newWorker(socket, current, never, () => 'HAProxy did not start a worker on the new configuration within 15 s', attempt < 8 ? 2000 : 15_000);
-          return;
-        } catch (err) {
-          if (attempt >= 8) throw err;
-        }
-      }
+    async reload() {
+      write(config(socket, ++generation));
+      // The master may drop this connection as it re-executes: the worker on the new file is the answer.
+      const trigger = () => ask(path.join(dir, 'master.sock'), 'reload').catch(() => '');
+      await reloadUntilServed(trigger, socket, generation, never, () => 'HAProxy did not start a worker on the new configuration within 27 s');
     },
     // The sidecar's lifecycle is its container's.
     async close() {},
   };
-  // A sidecar that outlived a previous balancer may still serve that one's file: reload on ours.
-  await sidecar.reload(config(socket));
+  if ((await workerGeneration(socket)) !== generation) await sidecar.reload();
   return sidecar;
 }
 
@@ -114,16 +140,11 @@ export async function startHaproxy(options: HaproxyOptions): Promise<HaproxyProc
   const dir = mkdtempSync(path.join(tmpdir(), 'coatcheck-haproxy-'));
   const socket = path.join(dir, 'admin.sock');
   const file = path.join(dir, 'haproxy.cfg');
-  const write = (config: string) => {
-    // Written aside and renamed: the master re-reads the file on reload and must never see half of it.
-    const next = `${file}.next`;
-    writeFileSync(next, config, { mode: 0o600 });
-    check(bin, next);
-    renameSync(next, file);
-  };
+  const write = writer(file, (next) => check(bin, next));
   const tail: string[] = [];
+  let generation = 1;
   try {
-    write(options.config(socket));
+    write(options.config(socket, generation));
   } catch (err) {
     rmSync(dir, { recursive: true, force: true });
     throw err;
@@ -154,11 +175,8 @@ export async function startHaproxy(options: HaproxyOptions): Promise<HaproxyProc
   });
   exited.catch(() => {});
 
-  const workerOtherThan = (previous: number | null, what: string) => newWorker(socket, previous, exited, () => `haproxy did not ${what} within 15 s: ${tail.join(' | ')}`);
-
-  let current: number | null = null;
   try {
-    current = await workerOtherThan(null, 'start');
+    await workerOn(socket, generation, exited, () => `haproxy did not start within 15 s: ${tail.join(' | ')}`, 15_000);
   } catch (err) {
     child.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
@@ -168,10 +186,10 @@ export async function startHaproxy(options: HaproxyOptions): Promise<HaproxyProc
   return {
     child,
     socket,
-    async reload(config) {
-      write(config);
-      child.kill('SIGUSR2');
-      current = await workerOtherThan(current, 'start a worker on the new configuration');
+    async reload() {
+      write(options.config(socket, ++generation));
+      const failure = () => `haproxy did not start a worker on the new configuration within 27 s: ${tail.join(' | ')}`;
+      await reloadUntilServed(() => void child.kill('SIGUSR2'), socket, generation, exited, failure);
     },
     async close() {
       if (child.exitCode === null && child.signalCode === null) {

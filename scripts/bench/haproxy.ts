@@ -33,8 +33,9 @@ export async function startBenchHaproxy(upstreams: { id: string; url: string }[]
     const port = await freePort();
     try {
       const haproxy = await startHaproxy({
-        config: (statsSocket) =>
+        config: (statsSocket, generation) =>
           haproxyConfig({
+            generation,
             host: '127.0.0.1',
             port,
             routing,
