@@ -144,6 +144,9 @@ export function haproxyConfig(s: HaproxySettings): string {
     ...routingLines(s.routing, s.affinityCookie).map((line) => `  ${line}`),
     '  option httpchk GET /health',
     '  http-check expect status 200',
+    // As the Node pool waits: without it HAProxy gives a check only `inter` (200 ms in the tests),
+    // and a busy instance would be taken out of the rotation for answering slowly.
+    `  timeout check ${Math.min(Math.max(s.healthIntervalMs, 1000), 2000)}ms`,
     // A name that does not resolve yet (a compose service still starting) must not stop HAProxy.
     `  default-server check inter ${s.healthIntervalMs}ms fall 2 rise 1 init-addr last,libc,none`,
     ...s.servers.map((server) => `  server ${server.id} ${hostPort(server.url)}${s.routing === 'cookie' ? ` cookie ${server.id}` : ''}${server.admitted ? '' : ' disabled'}`),
