@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Lab } from '../scripts/lab.js';
+import { startOwnLab, type LabDriver } from '../scripts/simulate/lab-driver.js';
+import { VARIANTS, runVariant } from '../scripts/simulate/scenarios.js';
 import { Client } from './helpers/http.js';
 import { startTestLab, waitFor } from './helpers/lab.js';
 
@@ -74,5 +76,22 @@ describe('behind HAProxy, memory mode: the bug', () => {
     const snapshot = JSON.parse(/event: snapshot\ndata: (.*)\n/.exec(text)![1]!) as { publicPort: number; instances: { recent: { path: string; status: number }[] }[] };
     expect(snapshot.publicPort).toBe(Number(new URL(lab.url).port));
     expect(snapshot.instances.flatMap((i) => i.recent)).toContainEqual(expect.objectContaining({ path: '/profile', status: 401 }));
+  });
+});
+
+describe('npm run simulate -- --balancer haproxy: the same figures beside theory', () => {
+  let driver: LabDriver;
+  beforeAll(async () => (driver = await startOwnLab({ instances: 3, routing: 'round-robin', store: 'memory', balancer: 'haproxy' })));
+  afterAll(() => driver?.close());
+
+  it('memory mode logs users out (N-1)/N of the time; sticky and redis log nobody out', async () => {
+    // 768 follow-ups: the tolerance test/simulate.test.ts explains (about 3 standard deviations).
+    const memory = await runVariant(driver, 'steady', VARIANTS.memory, { users: 48, requests: 16, concurrency: 12, seed: 7, outageMs: 1500 });
+    expect(memory.errors).toBe(0);
+    expect(Math.abs(memory.loggedOutRate - memory.expectedRate)).toBeLessThanOrEqual(0.07);
+    for (const name of ['sticky', 'redis'] as const) {
+      const report = await runVariant(driver, 'steady', VARIANTS[name], { users: 24, requests: 4, concurrency: 12, seed: 7, outageMs: 1500 });
+      expect({ name, errors: report.errors, loggedOut: report.loggedOut }).toEqual({ name, errors: 0, loggedOut: 0 });
+    }
   });
 });
