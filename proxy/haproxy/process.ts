@@ -1,4 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomInt } from 'node:crypto';
 import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -110,7 +111,9 @@ export async function attachHaproxy(dir: string, config: Render, waitMs = 120_00
   const socket = path.join(dir, 'admin.sock');
   const write = writer(path.join(dir, 'haproxy.cfg'));
   const never = new Promise<never>(() => {});
-  let generation = 1;
+  // A number of our own to start from: a sidecar left running by a previous balancer serves
+  // that one's file (another internal port, another log port), which must not pass for ours.
+  let generation = randomInt(1, 2 ** 30);
   write(config(socket, generation));
   // Any worker at all: a sidecar that outlived a previous balancer may serve that one's file.
   const deadline = Date.now() + waitMs;
