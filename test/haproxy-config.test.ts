@@ -198,6 +198,10 @@ describe('HAProxy beside us (the compose sidecar): the configuration we write, r
       await haproxy.reload();
       const after = await fetch(`http://127.0.0.1:${port}/b`);
       expect([after.status, after.headers.getSetCookie()]).toEqual([200, ['coatcheck_lb=echo; path=/; HttpOnly; SameSite=Lax']]);
+      // A balancer restarted beside the same sidecar: it gets its own configuration in place, not the last one's.
+      routing = 'round-robin';
+      await attachHaproxy(dir, render);
+      expect((await fetch(`http://127.0.0.1:${port}/c`)).headers.getSetCookie()).toEqual([]);
     } finally {
       const gone = new Promise((resolve) => sidecar.once('exit', resolve));
       sidecar.kill('SIGTERM');
