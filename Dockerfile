@@ -28,6 +28,9 @@ COPY package.json ./
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist/services ./dist/services
 COPY --from=build /app/dist/proxy ./dist/proxy
+# Where the balancer writes HAProxy's configuration (BALANCER=haproxy): a new named volume
+# mounted here starts as this directory, owned by "node".
+RUN mkdir -p /run/haproxy && chown node:node /run/haproxy && chmod 700 /run/haproxy
 USER node
 EXPOSE 3000 8080 8081
 # An app instance; the balancer service runs: node dist/proxy/main.js

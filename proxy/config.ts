@@ -6,7 +6,16 @@ export interface InstanceAddress {
   url: string;
 }
 
+/** What serves the public port: the lab's own Node balancer, or HAProxy driven by the control plane. */
+export type BalancerKind = 'node' | 'haproxy';
+export const BALANCER_KINDS: readonly BalancerKind[] = ['node', 'haproxy'];
+
 export interface BalancerConfig {
+  balancer: BalancerKind;
+  /** With HAProxy: its access log feeds the dashboard's traffic (off: counters stay at 0, for a bench). */
+  haproxyAccessLog: boolean;
+  /** HAProxy runs beside us (a compose sidecar) on the configuration we write in this directory, instead of as our child. */
+  haproxyDir: string | undefined;
   host: string;
   port: number;
   adminHost: string;
@@ -80,7 +89,12 @@ export function loadBalancerConfig(env: Env = process.env): BalancerConfig {
   if (!ROUTING_KINDS.includes(routing)) throw new ConfigError(`ROUTING=${routing} is not one of: ${ROUTING_KINDS.join(', ')}`);
   const store = (env.STORE || MODES[mode].store) as StoreKind;
   if (!STORE_KINDS.includes(store)) throw new ConfigError(`STORE=${store} is not one of: ${STORE_KINDS.join(', ')}`);
+  const balancer = (env.BALANCER || 'node') as BalancerKind;
+  if (!BALANCER_KINDS.includes(balancer)) throw new ConfigError(`BALANCER=${balancer} is not one of: ${BALANCER_KINDS.join(', ')}`);
   return {
+    balancer,
+    haproxyAccessLog: env.HAPROXY_ACCESS_LOG !== 'off',
+    haproxyDir: env.HAPROXY_DIR || undefined,
     host: env.HOST || '127.0.0.1',
     port: port(env, 'PORT', 8080),
     // Loopback by default: the admin API switches modes and crashes instances.

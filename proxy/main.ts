@@ -3,10 +3,11 @@ import { pino } from 'pino';
 import Fastify, { LogController } from 'fastify';
 import { createServer as createNetServer, type Server as NetServer } from 'node:net';
 import { ConfigError } from '../services/vocabulary.js';
-import { createBalancer } from './balancer/index.js';
+import { createBalancer, type Balancer } from './balancer/index.js';
 import { loadTls, type TlsPair } from './balancer/tls.js';
 import { loadBalancerConfig, type BalancerConfig } from './config.js';
 import { controlPlane } from './control/plugin.js';
+import { haproxyBalancer } from './haproxy/balancer.js';
 import { dashboardOriginsFor, labPage } from './lab-page.js';
 
 // The admin port's own connection budget: the dashboards, the launcher and a few curls.
@@ -40,8 +41,37 @@ const log = pino({ level: config.logLevel, base: { instance: 'balancer' } });
 // The "be a user" page is served in front of the balancer, on the public origin (real cookies).
 // It may be framed by the dashboard only, whose origin is known once the admin port listens.
 let dashboardOrigins: string[] = [];
-const balancer = createBalancer(config, log, { front: labPage({ frameAncestors: () => dashboardOrigins }) });
-const httpsServer = tls ? balancer.attachTls(tls) : undefined;
+const nodeBalancer = createBalancer(config, log, { front: labPage({ frameAncestors: () => dashboardOrigins }) });
+const httpsServer = tls ? nodeBalancer.attachTls(tls) : undefined;
+const balancer: Balancer = config.balancer === 'haproxy' ? await behindHaproxy() : nodeBalancer;
+
+/**
+ * HAProxy takes the public port; the Node balancer listens on a loopback port of its own, for the
+ * "be a user" page HAProxy routes to it, and keeps its health checks for the control plane.
+ */
+async function behindHaproxy(): Promise<Balancer> {
+  if (tls) {
+    console.error('coatcheck balancer: HTTPS_PORT is served by the Node balancer only; with BALANCER=haproxy, leave it unset');
+    process.exit(78);
+  }
+  await new Promise<void>((resolve, reject) => {
+    nodeBalancer.server.once('error', reject);
+    nodeBalancer.server.listen(0, '127.0.0.1', () => resolve());
+  });
+  try {
+    return await haproxyBalancer(nodeBalancer, config, log, (why) => {
+      // Nobody serves the public port any more: stop, so the launcher (or compose) sees it.
+      log.error(`${why}: the public port is closed; stopping`);
+      // The graceful path every stop takes (closeWithGrace's SIGTERM handler, once installed).
+      process.exitCode = 1;
+      process.kill(process.pid, 'SIGTERM');
+    });
+  } catch (err) {
+    console.error(`coatcheck balancer: ${(err as Error).message}`);
+    await nodeBalancer.close();
+    process.exit(err instanceof ConfigError ? 78 : 1);
+  }
+}
 // Fastify's two lines per request would be noise here: a dashboard, a compose healthcheck and
 // scripts read /api/state all day. One line per admin write (a switch, a crash) at info, reads at debug.
 const admin = Fastify({ loggerInstance: log, logController: new LogController({ disableRequestLogging: true }) });
@@ -81,10 +111,10 @@ const listenOn = (server: import('node:net').Server, port: number) =>
     server.listen(port, config.host, () => resolve());
   });
 
-await listenOrExit('public', 'PORT', () => listenOn(balancer.server, config.port), config.port);
+if (config.balancer === 'node') await listenOrExit('public', 'PORT', () => listenOn(balancer.server, config.port), config.port);
 if (httpsServer) await listenOrExit('HTTPS', 'HTTPS_PORT', () => listenOn(httpsServer, config.httpsPort ?? 0), config.httpsPort ?? 0);
 await listenOrExit('admin', 'ADMIN_PORT', () => admin.listen({ host: config.adminHost, port: config.adminPort }), config.adminPort);
-const port = (balancer.server.address() as { port: number }).port;
+const port = balancer.publicPort;
 const adminPort = (admin.server.address() as { port: number }).port;
 dashboardOrigins = dashboardOriginsFor(config.adminHost, adminPort);
 // http://[::1]:<admin port> is a loopback name too (one the Host check allows): on the default
@@ -102,7 +132,7 @@ if (config.adminHost === '127.0.0.1') {
   if (v6.listening) adminV6 = v6;
 }
 const httpsPort = httpsServer ? (httpsServer.address() as { port: number }).port : undefined;
-log.info({ port, adminPort, httpsPort, routing: config.routing, store: config.store }, 'balancer ready');
+log.info({ port, adminPort, httpsPort, routing: config.routing, store: config.store, balancer: config.balancer }, 'balancer ready');
 process.send?.({ type: 'ready', instance: 'balancer', port, adminPort, httpsPort });
 
 // Started by a launcher that has gone away (killed without a chance to stop us): do not linger as an orphan.

@@ -2,6 +2,7 @@ import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { adminClient, type AdminClient } from '../proxy/clients/admin-client.js';
+import type { BalancerKind } from '../proxy/config.js';
 import { MODES, type RevocationKind, type StoreKind, type ModeName, type RoutingKind } from '../services/vocabulary.js';
 import { serveLabActions } from './lab-actions.js';
 import { startNode, stopChild } from './lib/processes.js';
@@ -15,6 +16,8 @@ export interface LabOptions {
   instances?: number;
   /** Stateless mode's logout: nothing recorded (default), or a revocation list in Redis. */
   revocation?: RevocationKind;
+  /** What serves the public port: the Node balancer (default) or HAProxy, driven by the same control plane. */
+  balancer?: BalancerKind;
   /** Public balancer port; 0 picks a free one (tests). */
   port?: number;
   adminPort?: number;
@@ -50,6 +53,8 @@ export interface Lab extends EventEmitter {
   redis: RedisServer | null;
   instances: LabInstance[];
   balancer: ChildProcess;
+  /** What serves the public port. */
+  balancerKind: BalancerKind;
   /** Kills an instance (SIGKILL by default); with restartCrashed it comes back empty, on the same port. */
   killInstance(id: string, signal?: NodeJS.Signals): Promise<void>;
   /** Resolves when the instance has been restarted and is ready again. */
@@ -159,6 +164,7 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
         INSTANCES: instances.map((i) => `${i.id}=${i.url}`).join(','),
         ROUTING: routing,
         STORE: store,
+        BALANCER: options.balancer ?? 'node',
         CONTROL_TOKEN: controlToken,
         TRUST_PROXY_TOKEN: trustProxyToken,
         ...(options.adminToken && { ADMIN_TOKEN: options.adminToken }),
@@ -185,6 +191,7 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
       redis,
       instances,
       balancer,
+      balancerKind: options.balancer ?? 'node',
       async killInstance(id: string, signal: NodeJS.Signals = 'SIGKILL') {
         const instance = instanceById(id);
         const exited = new Promise<void>((resolve) => instance.child.once('exit', () => resolve()));
@@ -237,6 +244,7 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
         closing = true;
         actions.close();
         await stopChild(balancer!);
+        killGroupLeftovers(balancer!);
         await Promise.all(instances.map((i) => stopChild(i.child)));
         await redis?.stop();
       },
@@ -246,8 +254,23 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
   } catch (err) {
     closing = true;
     if (balancer) await stopChild(balancer);
+    if (balancer) killGroupLeftovers(balancer);
     await Promise.all(instances.map((i) => stopChild(i.child)));
     await redis?.stop();
     throw err;
+  }
+}
+
+/**
+ * The balancer runs in a process group of its own (startNode), with HAProxy as its child when
+ * BALANCER=haproxy. A balancer killed before it could stop HAProxy would leave it holding the
+ * public port: whatever is left in the group goes with it.
+ */
+function killGroupLeftovers(child: ChildProcess): void {
+  if (child.pid === undefined) return;
+  try {
+    process.kill(-child.pid, 'SIGKILL');
+  } catch {
+    // ESRCH: nothing was left, as expected.
   }
 }

@@ -2,6 +2,7 @@
 import { arch, cpus, platform } from 'node:os';
 import { parseArgs } from 'node:util';
 import { adminClient } from '../proxy/clients/admin-client.js';
+import { BALANCER_KINDS, type BalancerKind } from '../proxy/config.js';
 import { REVOCATION_KINDS, STORE_KINDS, MODES, MODE_NAMES, ROUTING_KINDS, modeOf, type StoreKind, type ModeName, type RoutingKind } from '../services/vocabulary.js';
 import { FAST_SCRYPT_COST } from './simulate/accounts.js';
 import { SimulationError } from './simulate/lab-driver.js';
@@ -45,6 +46,7 @@ Sizes:
   --kill <id>            kill-instance: which instance (default the first)
 
 Lab:
+  --balancer <node|haproxy>  what serves the simulator's own lab (default node; haproxy: Debian's haproxy)
   --url <U>              use a running lab's balancer (npm start) instead of starting one;
                          its mode is switched for the run and restored after
   --admin-url <A>        that lab's admin API (default http://127.0.0.1:8081)
@@ -86,6 +88,7 @@ function parse(): RunOptions & { json: boolean; title: string; race?: RaceSettin
         'admin-url': { type: 'string' },
         'admin-token': { type: 'string' },
         'demo-accounts': { type: 'boolean', default: false },
+        balancer: { type: 'string', default: 'node' },
         json: { type: 'boolean', default: false },
         verbose: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
@@ -109,6 +112,8 @@ function parse(): RunOptions & { json: boolean; title: string; race?: RaceSettin
   if (race && (values.mode || values.routing || values.store || values.compare)) cli.fail('--scenario race runs the redis store and the memory store (sticky): drop --mode/--routing/--store/--compare');
   const guards = { on: [true], off: [false], both: [true, false] }[values['race-guard']];
   if (!guards) cli.fail('--race-guard must be on, off or both');
+  if (!BALANCER_KINDS.includes(values.balancer as BalancerKind)) cli.fail(`--balancer must be one of ${BALANCER_KINDS.join(', ')}`);
+  if (values.url && values.balancer !== 'node') cli.fail('--balancer picks what the simulator\'s own lab runs: with --url, start that lab with npm start -- --balancer haproxy');
   if (values.compare && values.scenario) cli.fail('--compare and --scenario do not mix: --scenario already runs every relevant mode');
   if (values.compare && (values.mode || values.routing || values.store)) cli.fail('--compare runs every mode: drop --mode/--routing/--store');
   for (const url of [values.url, values['admin-url']]) {
@@ -158,6 +163,7 @@ function parse(): RunOptions & { json: boolean; title: string; race?: RaceSettin
     ...(values['admin-url'] !== undefined && { adminUrl: values['admin-url'].replace(/\/$/, '') }),
     ...((values['admin-token'] ?? process.env.ADMIN_TOKEN) && { adminToken: values['admin-token'] ?? process.env.ADMIN_TOKEN }),
     demoAccounts: values['demo-accounts'],
+    balancer: values.balancer as BalancerKind,
     ...(values.verbose && { onLine: (name: string, line: string) => console.error(`[${name}] ${line}`) }),
     json: values.json,
     title,

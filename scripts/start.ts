@@ -1,6 +1,7 @@
-// npm start -- [--mode memory|sticky|redis|stateless] [--revocation none|redis] [--instances N] [--port P] [--admin-port A] [--redis-url U]
+// npm start -- [--mode memory|sticky|redis|stateless] [--revocation none|redis] [--balancer node|haproxy] [--instances N] [--port P] [--admin-port A] [--redis-url U]
 import { parseArgs } from 'node:util';
 import { REVOCATION_KINDS, STORE_KINDS, MODES, MODE_NAMES, ROUTING_KINDS, modeOf, type RevocationKind, type StoreKind, type ModeName, type RoutingKind } from '../services/vocabulary.js';
+import { BALANCER_KINDS, type BalancerKind } from '../proxy/config.js';
 import { startLab, type Lab } from './lab.js';
 import { cliErrors, type Cli } from './lib/cli.js';
 
@@ -12,6 +13,7 @@ const HELP = `coatcheck lab: app instances behind a round-robin balancer
   --routing <round-robin|cookie|ip-hash|consistent-hash>   override the mode's routing
   --store <memory|redis|sealed>  override the mode's session store
   --revocation <none|redis>      stateless mode's logout: nothing kept (default), or a revocation list in Redis
+  --balancer <node|haproxy>      what serves the public port (default node; haproxy: Debian's haproxy)
   --instances <N>                app instances (default 3)
   --port <P>                     public balancer port (default 8080; 0: any free port)
   --admin-port <A>               admin API port, loopback only (default 8081; 0: any free port)
@@ -31,6 +33,7 @@ function parse() {
         routing: { type: 'string' },
         store: { type: 'string' },
         revocation: { type: 'string' },
+        balancer: { type: 'string', default: 'node' },
         instances: { type: 'string', default: '3' },
         port: { type: 'string', default: '8080' },
         'admin-port': { type: 'string', default: '8081' },
@@ -49,6 +52,7 @@ function parse() {
   const mode = values.mode as ModeName;
   if (!MODE_NAMES.includes(mode)) cli.fail(`--mode must be one of ${MODE_NAMES.join(', ')}`);
   if (values.routing && !ROUTING_KINDS.includes(values.routing as RoutingKind)) cli.fail(`--routing must be one of ${ROUTING_KINDS.join(', ')}`);
+  if (!BALANCER_KINDS.includes(values.balancer as BalancerKind)) cli.fail(`--balancer must be one of ${BALANCER_KINDS.join(', ')}`);
   if (values.store && !STORE_KINDS.includes(values.store as StoreKind)) cli.fail(`--store must be one of ${STORE_KINDS.join(', ')}`);
   if (values.revocation && !REVOCATION_KINDS.includes(values.revocation as RevocationKind)) cli.fail(`--revocation must be one of ${REVOCATION_KINDS.join(', ')}`);
   return {
@@ -56,6 +60,7 @@ function parse() {
     revocation: values.revocation as RevocationKind | undefined,
     routing: values.routing as RoutingKind | undefined,
     store: values.store as StoreKind | undefined,
+    balancer: values.balancer as BalancerKind,
     instances: cli.wholeNumber('instances', values.instances, 1, 32),
     port: cli.wholeNumber('port', values.port, 0, 65535),
     adminPort: cli.wholeNumber('admin-port', values['admin-port'], 0, 65535),
@@ -83,7 +88,7 @@ function banner(lab: Lab, revocation: RevocationKind | undefined): string {
   const url = `http://localhost:${new URL(lab.url).port}`;
   const lines = [
     '',
-    `coatcheck lab: ${mode ? `mode ${mode}` : 'custom mode'} (routing ${lab.routing}, store ${lab.store}), ${lab.instances.length} ${lab.instances.length === 1 ? 'instance' : 'instances'}`,
+    `coatcheck lab: ${mode ? `mode ${mode}` : 'custom mode'} (routing ${lab.routing}, store ${lab.store}), ${lab.instances.length} ${lab.instances.length === 1 ? 'instance' : 'instances'}${lab.balancerKind === 'haproxy' ? ', behind HAProxy' : ''}`,
     // With one instance there is no other desk to land on: nobody is "randomly" logged out yet.
     lab.instances.length === 1 ? '  one instance: every request finds its logbook; add instances to see the bug' : mode ? `  ${MODES[mode].summary}` : '',
     revocation === 'redis' ? '  revocation list in Redis: a logged-out card is refused everywhere (and Redis is needed again)' : '',

@@ -9,7 +9,7 @@ import { entry } from '../scripts/lib/processes.js';
 // The bench's own core on a tiny matrix, against the real processes it starts. Figures
 // are checked for shape and sign only: a benchmark is not a timed test.
 const TINY: BenchSettings = { connections: 4, durationSec: 1, warmupSec: 0, rounds: 1, sessions: 4, instances: 2, scale: [1_000, 2_000] };
-const ROWS = ['instance-redis', 'memory', 'trivial-nginx', 'memory-1k', 'redis-2k'];
+const ROWS = ['instance-redis', 'memory', 'trivial-nginx', 'trivial-haproxy', 'memory-1k', 'redis-2k'];
 
 describe('npm run bench (tiny matrix)', () => {
   let results: BenchResults;

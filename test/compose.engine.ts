@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { composeClients } from './helpers/compose.js';
+import { expectMemoryBug, until } from './helpers/compose-checks.js';
 import { ComposeProject } from './helpers/compose-engine.js';
 import { Client } from './helpers/http.js';
 
@@ -34,18 +35,6 @@ async function admin(method: string, path: string, body: object = {}): Promise<R
     headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
     body: JSON.stringify(body),
   });
-}
-
-/** Polls until `check` holds; the last value goes into the failure message. */
-async function until<T>(what: string, probe: () => Promise<T>, check: (value: T) => boolean, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: T | undefined;
-  while (Date.now() < deadline) {
-    last = await probe().catch((err: unknown) => err as T);
-    if (check(last)) return last;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`${what}: not within ${timeoutMs} ms; last seen: ${JSON.stringify(last)}`);
 }
 
 async function switchMode(mode: string): Promise<void> {
@@ -136,17 +125,7 @@ describe(`docker compose, on the real engine`, () => {
   });
 
   it('memory: logs in on one instance and is "logged out" on the two others, each named', async () => {
-    const client = new Client(lab.url);
-    const login = await client.login('ravi', 'gold-member');
-    expect(login.status, login.text).toBe(200);
-    const served: string[] = [];
-    for (let i = 0; i < 6; i++) {
-      const profile = await client.profile();
-      served.push(profile.servedBy!);
-      if (profile.servedBy === login.servedBy) expect(profile.status).toBe(200);
-      else expect([profile.status, profile.json.reason]).toEqual([401, 'unknown_session']);
-    }
-    expect(new Set(served)).toEqual(new Set(APPS));
+    await expectMemoryBug(lab.url, APPS);
   });
 
   it('memory: a crashed instance is brought back by its restart policy, with an empty logbook', async () => {

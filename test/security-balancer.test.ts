@@ -1,10 +1,10 @@
 import { once } from 'node:events';
-import http, { type IncomingHttpHeaders } from 'node:http';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBalancer, type Balancer } from '../proxy/balancer/index.js';
 import { loadBalancerConfig } from '../proxy/config.js';
 import type { Lab } from '../scripts/lab.js';
+import { startEcho } from './helpers/echo.js';
 import { balancerState, rawRequest } from './helpers/hardening.js';
 import { waitFor, startTestLab } from './helpers/lab.js';
 
@@ -107,23 +107,6 @@ describe('the public port never reaches an instance\'s /_control routes, in any 
 });
 
 /** An instance stand-in that reports healthy and echoes the request line and headers it got. */
-async function startEcho(): Promise<{ url: string; server: http.Server; seen: { url: string; headers: IncomingHttpHeaders }[] }> {
-  const seen: { url: string; headers: IncomingHttpHeaders }[] = [];
-  const server = http.createServer((req, res) => {
-    res.setHeader('content-type', 'application/json');
-    if (req.url === '/health') return res.end(JSON.stringify({ instance: 'echo', store: 'memory', storeOk: true, sessions: 0 }));
-    req.resume();
-    req.on('end', () => {
-      seen.push({ url: req.url ?? '', headers: req.headers });
-      res.setHeader('x-served-by', 'echo');
-      res.end(JSON.stringify({ url: req.url, headers: req.headers }));
-    });
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  return { url: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`, server, seen };
-}
-
 interface LogLine {
   level: string;
   args: unknown[];

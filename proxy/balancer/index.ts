@@ -18,6 +18,8 @@ export type { HealthReportEvent, PoolBackend } from './pool.js';
  */
 export interface Balancer {
   server: http.Server;
+  /** The port clients reach the lab on (null until it listens). */
+  readonly publicPort: number | null;
   /** Health checks: emits 'up', 'down' and 'report' (see pool.ts). */
   pool: Pool;
   readonly backends: readonly PoolBackend[];
@@ -26,6 +28,8 @@ export interface Balancer {
   traffic: EventEmitter<{ served: [ServedEvent] }>;
   readonly routing: RoutingKind;
   setRouting(kind: RoutingKind): void;
+  /** Resolves once every routing and pool change made so far serves traffic (at once here; HAProxy reloads). */
+  settled(): Promise<void>;
   /** A new instance is in the rotation once its first health check passes AND, unless `admitted`, once setAdmission lets it in. */
   addInstance(instance: InstanceAddress, options?: { admitted?: boolean }): PoolBackend;
   removeInstance(id: string): boolean;
@@ -53,6 +57,10 @@ export function createBalancer(config: BalancerConfig, log: Logger = console, op
 
   return {
     server: servers.server,
+    get publicPort() {
+      const address = servers.server.address();
+      return typeof address === 'object' && address ? address.port : null;
+    },
     pool,
     get backends() {
       return pool.backends;
@@ -66,6 +74,7 @@ export function createBalancer(config: BalancerConfig, log: Logger = console, op
       routing = kind;
       strategy = createStrategy(kind);
     },
+    settled: async () => {},
     addInstance(instance, { admitted = true } = {}) {
       const backend = pool.add(instance, admitted);
       void pool.check(backend);

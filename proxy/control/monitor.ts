@@ -246,14 +246,13 @@ export class Monitor extends EventEmitter<{ snapshot: [Snapshot] }> {
     const { routing, store, mode } = this.state;
     const lifecycle = new Map(this.options.launcher?.inventory?.instances.map((i) => [i.id, i.state]) ?? []);
     const latest = this.history.at(-1);
-    const address = this.balancer.server.address();
     const pausedUntil = this.pausedUntil && this.pausedUntil > Date.now() ? this.pausedUntil : null;
     return {
       at: Date.now(),
       routing,
       store,
       mode,
-      publicPort: typeof address === 'object' && address ? address.port : null,
+      publicPort: this.balancer.publicPort,
       balancer: { ...this.balancer.stats, rps: this.rps, unavailable: this.unavailable },
       instances: this.state.instances.map((b) => {
         const counter = this.counter(b.id);

@@ -84,6 +84,8 @@ export class StoreSync {
         }
       }
       this.balancer.setRouting(routing);
+      // The answer to a switch means the new routing is what the next request meets.
+      await this.balancer.settled();
       this.state.setMode(routing, store);
     });
   }

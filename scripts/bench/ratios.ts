@@ -30,6 +30,8 @@ function specs(settings: BenchSettings): RatioSpec[] {
   const large = scaleLabel(Math.max(...settings.scale));
   return [
     { name: 'balancer vs nginx (same instances, shared Redis)', numerator: 'redis', denominator: 'nginx', target: EXPECTED.balancerVsNginx },
+    { name: 'HAProxy vs nginx (same instances, shared Redis)', numerator: 'haproxy-redis', denominator: 'nginx', target: EXPECTED.haproxyVsNginx },
+    { name: 'balancer vs HAProxy (same instances, shared Redis)', numerator: 'redis', denominator: 'haproxy-redis' },
     { name: 'Redis vs memory lookup, one instance', numerator: 'instance-redis', denominator: 'instance-memory', target: EXPECTED.redisVsMemory },
     { name: `memory store: ${large} vs ${small} sessions stored`, numerator: `memory-${large}`, denominator: `memory-${small}`, target: EXPECTED.largestVsSmallestScale },
     { name: `Redis store: ${large} vs ${small} sessions stored`, numerator: `redis-${large}`, denominator: `redis-${small}`, target: EXPECTED.largestVsSmallestScale },

@@ -3,6 +3,7 @@ import { rssBytes } from './cpu.js';
 import type { BenchSettings } from './defaults.js';
 import type { BenchRequest } from './load.js';
 import { raceGuardGroup } from './race-rows.js';
+import { HAPROXY_ROW_MISSING, hasHaproxy } from './haproxy.js';
 import { findNginx, NGINX_MISSING } from './nginx.js';
 import {
   checkMint,
@@ -134,7 +135,7 @@ function balancerGroup(settings: BenchSettings, profileDir?: string): GroupSpec 
         title: 'balancer, round robin, memory stores (the bug: count the 401s)',
         async prepare() {
           const balancer = await roundRobin();
-          const cookies = (await stickyCookies()).map((c) => c.split('; ').filter((pair) => pair.startsWith(`${COOKIE_NAME}=`)).join('; '));
+          const cookies = (await stickyCookies()).map(withoutPin);
           return { url: balancer.url, cookies, tracked: track(balancer, ...(await memoryPool())) };
         },
       },
@@ -165,6 +166,7 @@ function balancerGroup(settings: BenchSettings, profileDir?: string): GroupSpec 
           return { url: nginx.url, cookies: await redisCookies(), tracked: track(nginx, ...pool, await redis()) };
         },
       },
+      ...haproxyRows(stack, { memoryPool, redisPool, redis, stickyCookies, redisCookies }),
       {
         name: 'direct',
         title: 'no proxy: one of the same Redis instances (the ceiling on 2 cores)',
@@ -209,6 +211,36 @@ function statelessRows(stack: Stack, n: number, settings: BenchSettings, redis: 
   ];
 }
 
+/** The three modes with HAProxy (the lab's --balancer haproxy configuration) in front of the same instances. */
+function haproxyRows(
+  stack: Stack,
+  shared: { memoryPool: () => Promise<Started[]>; redisPool: () => Promise<Started[]>; redis: () => Promise<Started>; stickyCookies: () => Promise<string[]>; redisCookies: () => Promise<string[]> },
+): RowSpec[] {
+  const row = (name: string, title: string, routing: 'round-robin' | 'cookie', store: 'memory' | 'redis'): RowSpec => ({
+    name,
+    title,
+    async prepare() {
+      if (!hasHaproxy()) return HAPROXY_ROW_MISSING;
+      const pool = store === 'memory' ? await shared.memoryPool() : await shared.redisPool();
+      const haproxy = await stack.haproxy(name, pool, routing);
+      // The sticky logins' pins name the same instances, so HAProxy honours them as the Node balancer does.
+      const sticky = await shared.stickyCookies();
+      const cookies = store === 'redis' ? await shared.redisCookies() : routing === 'cookie' ? sticky : sticky.map(withoutPin);
+      return { url: haproxy.url, cookies, tracked: track(haproxy, ...pool, ...(store === 'redis' ? [await shared.redis()] : [])) };
+    },
+  });
+  return [
+    row('haproxy-memory', 'HAProxy, round robin, memory stores (the bug: count the 401s)', 'round-robin', 'memory'),
+    row('haproxy-sticky', 'HAProxy, cookie affinity, memory stores', 'cookie', 'memory'),
+    row('haproxy-redis', 'HAProxy (1 thread), round robin, shared Redis', 'round-robin', 'redis'),
+  ];
+}
+
+/** A browser's cookies in memory mode: the session cookie, no pin. */
+function withoutPin(cookies: string): string {
+  return cookies.split('; ').filter((pair) => pair.startsWith(`${COOKIE_NAME}=`)).join('; ');
+}
+
 /** 3b. The proxy in front of a backend that does nothing: its own cost per request. */
 function proxyCostGroup(settings: BenchSettings, profileDir?: string): GroupSpec {
   const stack = new Stack(profileDir);
@@ -244,6 +276,16 @@ function proxyCostGroup(settings: BenchSettings, profileDir?: string): GroupSpec
           const b = await backend();
           const proxy = await stack.minimalProxy('node-proxy', [b]);
           return { url: proxy.url, cookies, tracked: track(proxy, b) };
+        },
+      },
+      {
+        name: 'trivial-haproxy',
+        title: 'HAProxy (1 thread) in front of the trivial backend',
+        async prepare() {
+          if (!hasHaproxy()) return HAPROXY_ROW_MISSING;
+          const b = await backend();
+          const haproxy = await stack.haproxy('haproxy', [b], 'round-robin');
+          return { url: haproxy.url, cookies, tracked: track(haproxy, b) };
         },
       },
       {

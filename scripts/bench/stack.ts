@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { RoutingKind, StoreKind } from '../../services/vocabulary.js';
 import { startNode, stopChild } from '../lib/processes.js';
 import { startRedisServer, type RedisServer } from '../lib/redis-server.js';
+import { startBenchHaproxy } from './haproxy.js';
 import { startNginx, type Nginx } from './nginx.js';
 
 export interface Started {
@@ -123,6 +124,13 @@ export class Stack {
     const nginx = await startNginx(backends.map((b) => b.url));
     this.closers.push(() => nginx.stop());
     return { name, url: nginx.url, pid: nginx.pid, nginx };
+  }
+
+  /** HAProxy with the lab's generated configuration, in front of the same instances. */
+  async haproxy(name: string, backends: Started[], routing: RoutingKind): Promise<Started> {
+    const haproxy = await startBenchHaproxy(backends.map((b) => ({ id: b.name, url: b.url })), routing);
+    this.closers.push(() => haproxy.stop());
+    return { name, url: haproxy.url, pid: haproxy.pid };
   }
 
   async close(): Promise<void> {

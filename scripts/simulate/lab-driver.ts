@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AdminError, adminClient, type AdminState } from '../../proxy/clients/admin-client.js';
 import type { StoreKind, RoutingKind } from '../../services/vocabulary.js';
+import type { BalancerKind } from '../../proxy/config.js';
 import { startLab, type Lab } from '../lab.js';
 import { startRedisServer, type RedisServer } from '../lib/redis-server.js';
 import { writeFastAccounts } from './accounts.js';
@@ -142,6 +143,8 @@ export interface OwnLabOptions {
   revocation?: boolean;
   /** Log in against services/accounts.json (scrypt N=16384) instead of the fast copy. */
   demoAccounts?: boolean;
+  /** What serves the public port (default the Node balancer). */
+  balancer?: BalancerKind;
   onLine?: (name: string, line: string) => void;
 }
 
@@ -157,6 +160,7 @@ export async function startOwnLab(options: OwnLabOptions): Promise<LabDriver> {
       store: options.store,
       instances: options.instances,
       ...(options.revocation && { revocation: 'redis' as const }),
+      ...(options.balancer && { balancer: options.balancer }),
       port: 0,
       adminPort: 0,
       ...(redis && { redisUrl: redis.url }),

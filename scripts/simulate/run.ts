@@ -1,3 +1,4 @@
+import type { BalancerKind } from '../../proxy/config.js';
 import { REDIS_MISSING } from '../lib/redis-server.js';
 import { SimulationError, connectLab, startOwnLab, type LabDriver } from './lab-driver.js';
 import { Progress } from './progress.js';
@@ -13,6 +14,8 @@ export interface RunOptions extends Omit<SimulationOptions, 'onRequest'> {
   adminUrl?: string;
   adminToken?: string;
   demoAccounts?: boolean;
+  /** The simulator's own lab: what serves its public port (default the Node balancer). */
+  balancer?: BalancerKind;
   progress?: boolean;
   onLine?: (name: string, line: string) => void;
   /** Set when the run should stop early (Ctrl-C): the lab is still closed. */
@@ -38,6 +41,7 @@ export async function simulate(options: RunOptions): Promise<SimulationReport[]>
       ...(ownRedis && { ownRedis: { appendOnly: first.appendOnly ?? false } }),
       ...(options.demoAccounts && { demoAccounts: true }),
       ...(options.variants.some((v) => v.revocation) && { revocation: true }),
+      ...(options.balancer && { balancer: options.balancer }),
       ...(options.onLine && { onLine: options.onLine }),
     });
   }

@@ -160,7 +160,7 @@ export class ComposeProject {
 
   /** Removes everything, whatever state the test left it in. */
   async destroy(): Promise<void> {
-    await this.compose(['--profile', 'scale', 'down', '-v', '--remove-orphans', '--timeout', '5']).catch(() => undefined);
+    await this.compose(['--profile', 'scale', '--profile', 'haproxy', 'down', '-v', '--remove-orphans', '--timeout', '5']).catch(() => undefined);
   }
 
   private async docker(args: string[]): Promise<string> {
