@@ -8,6 +8,7 @@ import { SimulationError } from './simulate/lab-driver.js';
 import { render } from './simulate/report.js';
 import { simulate, type RunOptions } from './simulate/run.js';
 import { cliErrors, type Cli } from './lib/cli.js';
+import { FAILOVER_HELP, isFailoverRun, runFailoverCli } from './simulate/failover-cli.js';
 import { SCENARIO_NAMES, SCENARIO_VARIANTS, VARIANTS, type ScenarioName, type Variant } from './simulate/scenarios.js';
 
 const HELP = `coatcheck simulate: virtual users log in once, then keep clicking; count who gets logged out
@@ -22,6 +23,7 @@ What to run (one of):
        scale-out       an instance is added
        redis-restart   Redis restarts, without and with appendonly
        redis-down      Redis is stopped for --outage-seconds, then started again
+${FAILOVER_HELP}
 
 Sizes:
   --instances <N>        app instances (default 3)
@@ -134,6 +136,7 @@ function parse(): RunOptions & { json: boolean; title: string } {
   };
 }
 
+if (isFailoverRun(process.argv.slice(2))) await runFailoverCli(process.argv.slice(2));
 const { json, title, ...options } = parse();
 const abort = new AbortController();
 let interrupted = false;

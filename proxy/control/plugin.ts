@@ -7,6 +7,9 @@ import { adminView, authorizer, type ControlContext } from './context.js';
 import { dashboardRoutes } from './dashboard-routes.js';
 import { hostGuard } from './host-guard.js';
 import { LabRedis } from './lab-redis.js';
+import { TopologyWatch } from './redis-topology.js';
+import { topologyRoutes } from './topology-routes.js';
+import { parseSentinelAddress } from '../../services/stores/redis-address.js';
 import { connectLauncher } from './launcher-link.js';
 import { Monitor } from './monitor.js';
 import { LabState } from './state.js';
@@ -40,6 +43,8 @@ export async function controlPlane(app: FastifyInstance, options: ControlPlaneOp
     monitor.poke();
   });
   const monitor = new Monitor(balancer, state, { redis, launcher });
+  // Through Sentinel, its connection always reaches the current primary: ask it for the topology.
+  const topology = redis && config.redisUrl && parseSentinelAddress(config.redisUrl) ? new TopologyWatch(redis.client) : undefined;
   monitor.start();
 
   const context: ControlContext = {
@@ -52,17 +57,19 @@ export async function controlPlane(app: FastifyInstance, options: ControlPlaneOp
     control,
     log,
     authorize: authorizer(config.adminToken),
-    view: () => adminView(state, balancer),
+    view: () => ({ ...adminView(state, balancer), ...(topology && { redisTopology: topology.latest }) }),
   };
   // Before every route's own hooks: a rebinding page gets no answer, not even a 401.
   app.addHook('onRequest', hostGuard(config.adminAllowedHosts));
   adminApi(app, context);
   dashboardRoutes(app, context, { adminTokenRequired: Boolean(config.adminToken) });
+  topologyRoutes(app, context);
 
   app.addHook('onClose', async () => {
     monitor.stop();
     sync.close();
     launcher.close();
+    topology?.close();
     redis?.close();
   });
 }
