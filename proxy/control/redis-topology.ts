@@ -67,6 +67,11 @@ export class TopologyWatch {
 
   private refresh(): void {
     if (this.busy) return;
+    // Without an offline queue a command fails at once while (re)connecting: say what is going on.
+    if (this.client.status !== 'ready') {
+      this.latest = { primary: null, primaryOffset: null, replicas: [], error: `no primary known yet (connection ${this.client.status})`, at: Date.now() };
+      return;
+    }
     this.busy = true;
     this.client
       .info('server', 'replication')

@@ -47,6 +47,12 @@ export interface SentinelTopology {
   killPrimary(): Promise<number>;
   /** Resolves with the new primary's port once a Sentinel names another node than `oldPort`. */
   waitForFailover(oldPort: number, timeoutMs?: number): Promise<number>;
+  /**
+   * Cuts the primary's links to its replicas and freezes them (SIGSTOP) so they cannot reconnect:
+   * a slow or broken link. Resolves with the primary's stream offset at the cut (what the
+   * replicas hold); release() lets them go on (SIGCONT), to reconnect and catch up.
+   */
+  holdReplicas(): Promise<{ primaryPort: number; offset: number; release(): void }>;
   /** Starts a killed node again, as a replica of the current primary (empty: no persistence). */
   restartNode(port: number): Promise<void>;
   stop(): Promise<void>;
@@ -77,6 +83,11 @@ export async function onNode<T>(port: number, command: (client: Redis) => Promis
   } finally {
     client.disconnect();
   }
+}
+
+/** master_repl_offset in INFO replication: a primary's position in its replication stream. */
+export function replicationOffset(info: string): number {
+  return Number(/master_repl_offset:(\d+)/.exec(info)?.[1] ?? 0);
 }
 
 async function until<T>(what: string, timeoutMs: number, check: () => Promise<T | null>): Promise<T> {
@@ -166,6 +177,24 @@ export async function startSentinelTopology(options: SentinelOptions = {}): Prom
       node.server.process.kill('SIGKILL');
       await exited;
       return node.port;
+    },
+    async holdReplicas() {
+      const port = await topology.primaryPort();
+      if (port === null) throw new Error('no primary to cut off from its replicas');
+      const replicas = nodes.filter((node) => node.alive && node.port !== port);
+      const release = () => replicas.forEach((r) => r.server.process.kill('SIGCONT'));
+      for (const r of replicas) r.server.process.kill('SIGSTOP');
+      try {
+        // In one transaction: the replicas hold everything up to this offset (already in their sockets), nothing after.
+        const offset = await onNode(port, async (c) => {
+          const replies = await c.multi().info('replication').call('CLIENT', 'KILL', 'TYPE', 'replica').exec();
+          return replicationOffset(String(replies?.[0]?.[1]));
+        });
+        return { primaryPort: port, offset, release };
+      } catch (err) {
+        release();
+        throw err;
+      }
     },
     waitForFailover(oldPort, timeoutMs = 30_000) {
       return until(`a Sentinel to promote a replica in place of port ${oldPort}`, timeoutMs, async () => {

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startLab, type Lab } from '../lab.js';
-import { onNode, type SentinelTopology } from '../lib/redis-sentinel.js';
+import { onNode, replicationOffset, type SentinelTopology } from '../lib/redis-sentinel.js';
 import { DEMO_CREDENTIALS, writeFastAccounts } from './accounts.js';
 import { SIMULATOR_INSTANCE_ENV } from './lab-driver.js';
 import { VirtualUser, type Outcome } from './virtual-user.js';
@@ -43,23 +43,9 @@ interface Timed extends Outcome {
   at: number;
 }
 
-const streamOffset = (info: unknown) => Number(/master_repl_offset:(\d+)/.exec(String(info))?.[1] ?? 0);
-
 /** The primary's position in its replication stream. */
 function offsetOf(port: number): Promise<number> {
-  return onNode(port, async (c) => streamOffset(await c.info('replication')));
-}
-
-/**
- * Drops the primary's links to its replicas, atomically with reading its stream position: the
- * replicas hold everything up to that offset (already in their sockets), nothing after it.
- * A slow or broken link before a crash, as it happens; SIGSTOP keeps them from reconnecting.
- */
-function cutReplicas(port: number): Promise<number> {
-  return onNode(port, async (c) => {
-    const replies = await c.multi().info('replication').call('CLIENT', 'KILL', 'TYPE', 'replica').exec();
-    return streamOffset(replies?.[0]?.[1]);
-  });
+  return onNode(port, async (c) => replicationOffset(await c.info('replication')));
 }
 
 /** The status of GET /profile with the user's cookies; a dropped kept-alive socket is tried again. */
@@ -151,21 +137,19 @@ async function measure(lab: Lab, topology: SentinelTopology, options: FailoverOp
 
   try {
     await sleep(options.warmupMs);
-    const primary = (await topology.primaryPort())!;
-    const replicas = topology.nodes.filter((node) => node.alive && node.port !== primary);
-    let cutAt: number;
+    let cut = { primaryPort: (await topology.primaryPort())!, offset: 0, release: () => {} };
     let primaryOffset: number;
     let killedAt: number;
-    // Frozen replicas cannot reconnect, so what the primary writes after the cut reaches no one.
-    if (options.lagMs > 0) for (const r of replicas) r.server.process.kill('SIGSTOP');
+    if (options.lagMs > 0) cut = await topology.holdReplicas();
+    else cut.offset = await offsetOf(cut.primaryPort);
+    const primary = cut.primaryPort;
     try {
-      cutAt = options.lagMs > 0 ? await cutReplicas(primary) : await offsetOf(primary);
       await sleep(options.lagMs);
       primaryOffset = await offsetOf(primary);
       killedAt = performance.now();
       await topology.killPrimary();
     } finally {
-      for (const r of replicas) r.server.process.kill('SIGCONT');
+      cut.release();
     }
     await topology.waitForFailover(primary);
     const failoverMs = performance.now() - killedAt;
@@ -204,7 +188,7 @@ async function measure(lab: Lab, topology: SentinelTopology, options: FailoverOp
       window: { firstMs: round(firstMs), lastMs: round(lastMs), ms: firstMs === null ? 0 : Math.round(lastMs! - firstMs) },
       lostLogins: lost,
       loginsChecked: acknowledged.length,
-      lagBytesAtKill: Math.max(0, primaryOffset - cutAt),
+      lagBytesAtKill: Math.max(0, primaryOffset - cut.offset),
       failoverMs: Math.round(failoverMs),
       recoveredMs: Math.round(recoveredMs),
     };
