@@ -1,3 +1,4 @@
+import type { LoginCost } from './write-guard.js';
 import type { Ratio } from './ratios.js';
 import type { BenchResults, RowResult } from './run.js';
 
@@ -55,6 +56,10 @@ export function table(results: BenchResults): string {
         ([row, m]) => `  ${row}: ${m.bytesPerSession === null ? 'n/a' : `${m.bytesPerSession.toLocaleString('en-US')} bytes/session`} (${m.measuredAs})`,
       );
       out.push(`Memory per session:\n${lines.join('\n')}`);
+    }
+    const login = group.extra?.loginCost as LoginCost | undefined;
+    if (login) {
+      out.push(`Per login (${login.logins} logins, 4 at a time): ${login.msPerLogin.none} ms without the guard, ${login.msPerLogin.guard} ms with it: +${login.extraMsPerLogin} ms`);
     }
   }
   return out.join('\n\n');

@@ -15,6 +15,7 @@ import {
   storedSession,
 } from './sessions.js';
 import { Stack, type Started } from './stack.js';
+import { writeGuardGroup } from './write-guard.js';
 
 /** What a row's load is pointed at, and whose CPU is read meanwhile. */
 export interface Target {
@@ -310,5 +311,5 @@ function scaleGroup(settings: BenchSettings, profileDir?: string): GroupSpec {
 
 /** The matrix; with profileDir every Node process it starts writes a CPU profile there. */
 export function benchGroups(settings: BenchSettings, profileDir?: string): GroupSpec[] {
-  return [instanceGroup, balancerGroup, proxyCostGroup, scaleGroup].map((group) => group(settings, profileDir));
+  return [instanceGroup, balancerGroup, proxyCostGroup, scaleGroup, writeGuardGroup].map((group) => group(settings, profileDir));
 }
