@@ -21,7 +21,7 @@ export interface TopologyView {
 }
 
 /** The figures of INFO server + replication on a primary (pure, so it is unit-tested on text). */
-export function parseReplication(info: string): Omit<TopologyView, 'error' | 'at'> {
+export function parseReplication(info: string, host = '127.0.0.1'): Omit<TopologyView, 'error' | 'at'> {
   const fields = new Map<string, string>();
   for (const line of info.split(/\r?\n/)) {
     const colon = line.indexOf(':');
@@ -43,7 +43,7 @@ export function parseReplication(info: string): Omit<TopologyView, 'error' | 'at
       lagSeconds: Number(parts.get('lag') ?? 0),
     });
   }
-  return { primary: fields.get('role') === 'master' && port ? `127.0.0.1:${port}` : null, primaryOffset, replicas };
+  return { primary: fields.get('role') === 'master' && port ? `${host}:${port}` : null, primaryOffset, replicas };
 }
 
 /**
@@ -76,7 +76,8 @@ export class TopologyWatch {
     this.client
       .info('server', 'replication')
       .then(
-        (info) => (this.latest = { ...parseReplication(info), error: null, at: Date.now() }),
+        // The address Sentinel gave the connection (a container's, under compose), not the node's own idea of it.
+        (info) => (this.latest = { ...parseReplication(info, this.client.stream?.remoteAddress), error: null, at: Date.now() }),
         (err: Error) => (this.latest = { primary: null, primaryOffset: null, replicas: [], error: err.message, at: Date.now() }),
       )
       .finally(() => (this.busy = false));
