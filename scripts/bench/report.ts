@@ -59,7 +59,7 @@ export function table(results: BenchResults): string {
     }
     const login = group.extra?.loginCost as LoginCost | undefined;
     if (login) {
-      out.push(`Per login (${login.logins} logins, 4 at a time): ${login.msPerLogin.none} ms without the guard, ${login.msPerLogin.guard} ms with it: +${login.extraMsPerLogin} ms`);
+      out.push(`Per login (median of ${login.logins} each, one at a time, alternating): ${login.msPerLogin.none} ms without the guard, ${login.msPerLogin.guard} ms with it: ${login.extraMsPerLogin >= 0 ? '+' : ''}${login.extraMsPerLogin} ms`);
     }
   }
   return out.join('\n\n');
