@@ -107,8 +107,14 @@ describe('Redis behind Sentinel', () => {
     expect(answer.status).toBe(503);
     expect(answer.headers.get('retry-after')).not.toBeNull();
 
+    // Both replicas back on the primary's link: whichever Sentinel promotes then had every confirmed write.
+    const releasedAt = Date.now();
+    const replicasOnline = async () => {
+      const topology = (await lab.admin.state()).redisTopology;
+      return Boolean(topology && topology.at > releasedAt && topology.replicas.filter((r) => r.state === 'online').length === 2);
+    };
+    await waitFor(replicasOnline, 'both replicas to reconnect', 30_000);
     const kept = new Client(lab.url);
-    // The replicas reconnect within a second or so: until then the guard still refuses.
     await waitFor(async () => (await kept.login()).status === 200, 'a login the guard acknowledges', 30_000);
     const dead = await lab.sentinel!.killPrimary();
     await lab.sentinel!.waitForFailover(dead);
