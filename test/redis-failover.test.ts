@@ -1,4 +1,5 @@
 import { once } from 'node:events';
+import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLab, type Lab } from '../scripts/lab.js';
 import { SIMULATOR_INSTANCE_ENV } from '../scripts/simulate/lab-driver.js';
@@ -122,5 +123,24 @@ describe('Redis behind Sentinel', () => {
     const profile = await kept.profile();
     expect(profile.status).toBe(200);
     expect(profile.json.username).toBe('testuser');
+  });
+
+  it('the dashboard block names the primary, and its button kills it; the block then names the new one', async () => {
+    const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: ['--no-sandbox', '--disable-gpu', '--no-first-run'] });
+    try {
+      const page = await browser.newPage();
+      const errors: string[] = [];
+      page.on('pageerror', (err) => errors.push(err.message));
+      await page.goto(lab.adminUrl);
+      const primary = await lab.sentinel!.primaryPort();
+      await page.locator('#topology-nodes li', { hasText: `primary 127.0.0.1:${primary}` }).waitFor({ timeout: 20_000 });
+      await page.locator('#topology-kill').click();
+      await page.locator('#topology-note', { hasText: `Redis primary :${primary} killed` }).waitFor({ timeout: 20_000 });
+      const next = await lab.sentinel!.waitForFailover(primary!);
+      await page.locator('#topology-nodes li', { hasText: `primary 127.0.0.1:${next}` }).waitFor({ timeout: 30_000 });
+      expect(errors).toEqual([]);
+    } finally {
+      await browser.close();
+    }
   });
 });
