@@ -34,6 +34,8 @@ const ROUTES: { method: string; path: string; body?: object }[] = [
   { method: 'DELETE', path: '/api/stream' },
   { method: 'POST', path: '/api/redis/pause', body: { seconds: 5 } },
   { method: 'POST', path: '/api/redis/flush', body: {} },
+  { method: 'GET', path: '/redis-topology.js' },
+  { method: 'POST', path: '/api/redis/kill-primary', body: {} },
 ];
 
 interface Answer {
