@@ -1,5 +1,6 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import { ConfigError, type Env } from '../vocabulary.js';
+import { followSwitchMaster } from './switch-master.js';
 
 /**
  * Where Redis is, as one string every layer can pass around (env, launcher, compose):
@@ -58,12 +59,17 @@ export function redisAddressFromEnv(env: Env): string | undefined {
  */
 export function createRedisClient(address: string, options: RedisOptions): Redis {
   const client = connect(address, options);
+  const sentinel = parseSentinelAddress(address);
+  const stopFollowing = sentinel ? followSwitchMaster(client, sentinel) : () => {};
   // ioredis stops for good ("end") when a reconnect's connector fails outright, as it can when
   // no Sentinel answers the first time; the store must come back by itself: start over.
   let closedByUs = false;
   const disconnect = client.disconnect.bind(client);
   client.disconnect = (reconnect = false) => {
-    if (!reconnect) closedByUs = true;
+    if (!reconnect) {
+      closedByUs = true;
+      stopFollowing();
+    }
     disconnect(reconnect);
   };
   client.on('end', () => {
@@ -80,9 +86,8 @@ function connect(address: string, options: RedisOptions): Redis {
     ...options,
     sentinels: sentinel.sentinels,
     name: sentinel.name,
-    // failoverDetector stays off: every Sentinel publishes +switch-master, each one drops the
-    // connection again, and a drop while ioredis is still connecting leaves the client in "end"
-    // for good. A crashed primary closes the connection anyway; a demoted one answers READONLY.
+    // Off: followSwitchMaster() does its job once per failover, not once per Sentinel.
+    failoverDetector: false,
     // Every reconnect asks a Sentinel first, which is cheap; the promoted replica is ready the
     // moment a Sentinel names it, so look often rather than back off to a second.
     retryStrategy: (attempt: number) => Math.min(attempt * 50, 250),
