@@ -59,6 +59,7 @@ function parse() {
   if (values.store && !STORE_KINDS.includes(values.store as StoreKind)) cli.fail(`--store must be one of ${STORE_KINDS.join(', ')}`);
   if (values.redis !== 'single' && values.redis !== 'sentinel') cli.fail('--redis must be single or sentinel');
   if (values['redis-url'] && values['redis-sentinels']) cli.fail('--redis-url and --redis-sentinels do not mix: give one');
+  if (values.redis === 'sentinel' && (values['redis-url'] || values['redis-sentinels'])) cli.fail('--redis sentinel starts Sentinels of its own: drop --redis-url / --redis-sentinels, or --redis');
   let redisUrl = values['redis-url'];
   try {
     if (values['redis-sentinels']) redisUrl = sentinelUrl(values['redis-sentinels'].split(','), values['redis-name']);

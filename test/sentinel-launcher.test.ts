@@ -35,7 +35,7 @@ describe('npm start -- --redis sentinel, when it cannot', () => {
     }
   });
 
-  it('refuses a malformed Sentinel list, an unknown topology, and two Redis addresses at once', async () => {
+  it('refuses a malformed Sentinel list, an unknown topology, and two Redis addresses (or Sentinels of its own and others) at once', async () => {
     const bad = await start(['--mode', 'redis', '--redis-sentinels', '127.0.0.1']);
     expect(bad.code).toBe(2);
     expect(bad.output).toContain('"127.0.0.1" is not host:port');
@@ -45,5 +45,8 @@ describe('npm start -- --redis sentinel, when it cannot', () => {
     const both = await start(['--redis-url', 'redis://127.0.0.1:6379', '--redis-sentinels', '127.0.0.1:26379']);
     expect(both.code).toBe(2);
     expect(both.output).toContain('--redis-url and --redis-sentinels do not mix');
+    const own = await start(['--redis', 'sentinel', '--redis-sentinels', '127.0.0.1:26379']);
+    expect(own.code).toBe(2);
+    expect(own.output).toContain('--redis sentinel starts Sentinels of its own');
   });
 });
