@@ -1,3 +1,4 @@
+import { redisAddressFromEnv } from '../services/stores/redis-address.js';
 import { allowedAdminHosts } from './control/host-guard.js';
 import { ConfigError, MODES, MODE_NAMES, REVOCATION_KINDS, ROUTING_KINDS, STORE_KINDS, oneOf, port, positive, secret, type Env, type ModeName, type RevocationKind, type RoutingKind, type StoreKind } from '../services/vocabulary.js';
 
@@ -119,7 +120,7 @@ export function loadBalancerConfig(env: Env = process.env): BalancerConfig {
     httpsPort: env.HTTPS_PORT === undefined || env.HTTPS_PORT === '' ? undefined : port(env, 'HTTPS_PORT', 0),
     ...tlsFiles(env),
     logLevel: env.LOG_LEVEL || 'info',
-    redisUrl: env.REDIS_URL || undefined,
+    redisUrl: redisAddressFromEnv(env),
     redisKeyPrefix: env.REDIS_KEY_PREFIX || 'coatcheck:sess:',
     revocation: oneOf(env, 'REVOCATION', REVOCATION_KINDS, 'none'),
   };

@@ -15,6 +15,7 @@ const report = await runGuide({
       port: 0,
       adminPort: 0,
       ...(request.revocation && { revocation: request.revocation }),
+      ...(request.balancer && { balancer: request.balancer }),
       ...(request.https && { balancerEnv: { HTTPS_PORT: '0' } }),
     }),
   onStep: (line, command, ok) => console.log(`${ok ? 'ok  ' : 'FAIL'} ${file}:${line}  $ ${command.split('\n')[0]}`),

@@ -19,6 +19,7 @@ export interface LabControls extends EventEmitter {
   startInstance(id: string): Promise<unknown>;
   addInstance(options: { register: false }): Promise<{ id: string; url: string }>;
   removeInstance(id: string, options: { deregister: false }): Promise<void>;
+  killRedisPrimary(): Promise<number>;
 }
 
 const IDLE_STREAM: StreamStatus = { running: false, rate: 0, users: 0, endsAt: null, requests: 0, loggedOut: 0, skipped: 0 };
@@ -63,6 +64,8 @@ export function serveLabActions(lab: LabControls, balancer: ChildProcess): { clo
     lifecycle.set(instance.id, 'running');
     tell();
   });
+  lab.on('redis-promoted', (dead: number, next: number) => event(`Sentinel promoted the replica on :${next} to primary in place of :${dead}`));
+  lab.on('redis-rejoined', (dead: number, next: number) => event(`the dead primary :${dead} is back, empty, as a replica of :${next}`));
 
   function stopStream(): void {
     if (!stream) return;
@@ -107,6 +110,11 @@ export function serveLabActions(lab: LabControls, balancer: ChildProcess): { clo
         stream = new VirtualUserStream({ baseUrl: lab.url, rate: request.rate, onEnd: () => (stopStream(), event('the virtual users stopped (time limit)'), tell()) });
         event(`virtual users started: ${request.rate} requests/s through the public port`);
         return `virtual users started: ${request.rate} requests/s`;
+      case 'kill-redis-primary': {
+        const port = await lab.killRedisPrimary();
+        event(`the Redis primary on :${port} was killed (SIGKILL): instances get 503 until Sentinel promotes a replica`);
+        return `Redis primary :${port} killed`;
+      }
       case 'stream-stop':
         if (!stream) return 'no stream was running';
         stopStream();

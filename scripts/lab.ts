@@ -7,6 +7,8 @@ import { MODES, type RevocationKind, type StoreKind, type ModeName, type Routing
 import { serveLabActions } from './lab-actions.js';
 import { startNode, stopChild } from './lib/processes.js';
 import { REDIS_MISSING, hasRedisServer, startRedisServer, type RedisServer } from './lib/redis-server.js';
+import { startSentinelTopology, type SentinelOptions, type SentinelTopology } from './lib/redis-sentinel.js';
+import { redisAddressFromEnv } from '../services/stores/redis-address.js';
 
 export interface LabOptions {
   mode?: ModeName;
@@ -22,7 +24,11 @@ export interface LabOptions {
   port?: number;
   adminPort?: number;
   host?: string;
+  /** redis://… or redis-sentinel://…/name: a Redis (or Sentinel set) the lab does not start. */
   redisUrl?: string;
+  /** What the lab starts when no redisUrl is given: one redis-server, or a primary, replicas and Sentinels. */
+  redisTopology?: 'single' | 'sentinel';
+  sentinel?: SentinelOptions;
   sessionSecret?: string;
   adminToken?: string;
   /** Extra environment for every instance (e.g. SESSION_TTL_SECONDS) and for the balancer. */
@@ -51,6 +57,14 @@ export interface Lab extends EventEmitter {
   redisUrl: string | undefined;
   /** The redis-server the lab started itself, if any. */
   redis: RedisServer | null;
+  /** The primary, replicas and Sentinels the lab started itself (--redis sentinel), if any. */
+  sentinel: SentinelTopology | null;
+  /**
+   * SIGKILL to the Sentinel primary; resolves with its port. Then, in the background, the lab
+   * waits for the failover and starts the dead node again as a replica, as a restart policy would
+   * ('redis-promoted' and 'redis-rejoined' events).
+   */
+  killRedisPrimary(): Promise<number>;
   instances: LabInstance[];
   balancer: ChildProcess;
   /** What serves the public port. */
@@ -93,8 +107,13 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
   const stopped = new Set<string>();
 
   let redis: RedisServer | null = null;
-  let redisUrl = options.redisUrl ?? process.env.REDIS_URL ?? undefined;
-  if (!redisUrl) {
+  let sentinel: SentinelTopology | null = null;
+  // Asked for a Sentinel set of its own: that, unless a Redis was named in the options themselves.
+  let redisUrl = options.redisUrl ?? (options.redisTopology === 'sentinel' ? undefined : redisAddressFromEnv(process.env));
+  if (!redisUrl && options.redisTopology === 'sentinel') {
+    sentinel = await startSentinelTopology(options.sentinel);
+    redisUrl = sentinel.url;
+  } else if (!redisUrl) {
     if (hasRedisServer()) {
       redis = await startRedisServer();
       redisUrl = redis.url;
@@ -189,9 +208,25 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
       store,
       redisUrl,
       redis,
+      sentinel,
       instances,
       balancer,
       balancerKind: options.balancer ?? 'node',
+      async killRedisPrimary() {
+        if (!sentinel) throw new Error('this lab runs no Sentinel set of its own: start it with --redis sentinel');
+        const topology = sentinel;
+        const port = await topology.killPrimary();
+        topology
+          .waitForFailover(port)
+          .then(async (next) => {
+            if (closing) return;
+            emitter.emit('redis-promoted', port, next);
+            await topology.restartNode(port);
+            if (!closing) emitter.emit('redis-rejoined', port, next);
+          })
+          .catch((err: Error) => closing || emitter.emit('redis-failover-failed', port, err));
+        return port;
+      },
       async killInstance(id: string, signal: NodeJS.Signals = 'SIGKILL') {
         const instance = instanceById(id);
         const exited = new Promise<void>((resolve) => instance.child.once('exit', () => resolve()));
@@ -247,6 +282,7 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
         killGroupLeftovers(balancer!);
         await Promise.all(instances.map((i) => stopChild(i.child)));
         await redis?.stop();
+        await sentinel?.stop();
       },
     });
     const actions = serveLabActions(lab, balancer);
@@ -257,6 +293,7 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
     if (balancer) killGroupLeftovers(balancer);
     await Promise.all(instances.map((i) => stopChild(i.child)));
     await redis?.stop();
+    await sentinel?.stop();
     throw err;
   }
 }

@@ -9,6 +9,7 @@ import { SimulationError } from './simulate/lab-driver.js';
 import { render } from './simulate/report.js';
 import { simulate, type RunOptions } from './simulate/run.js';
 import { cliErrors, type Cli } from './lib/cli.js';
+import { FAILOVER_HELP, isFailoverRun, runFailoverCli } from './simulate/failover-cli.js';
 import { SCENARIO_NAMES, SCENARIO_VARIANTS, VARIANTS, type ScenarioName, type Variant } from './simulate/scenarios.js';
 import { raceTable, simulateRaceLab, type RaceSettings } from './simulate/race.js';
 
@@ -35,6 +36,7 @@ Race (--scenario race):
   --tries <N>            races of each kind per row, at once (default 10)
   --writers <W>          concurrent slow POST /cart per race (default 20)
   --delay-ms <D>         how long each holds the session (default 1000; the lab allows up to 5000)
+${FAILOVER_HELP}
 
 Sizes:
   --instances <N>        app instances (default 3)
@@ -178,6 +180,7 @@ function parse(): RunOptions & { json: boolean; title: string; race?: RaceSettin
   };
 }
 
+if (isFailoverRun(process.argv.slice(2))) await runFailoverCli(process.argv.slice(2));
 const { json, title, race, ...options } = parse();
 const abort = new AbortController();
 let interrupted = false;

@@ -1,9 +1,10 @@
-// npm start -- [--mode memory|sticky|redis|stateless] [--revocation none|redis] [--balancer node|haproxy] [--instances N] [--port P] [--admin-port A] [--redis-url U]
+// npm start -- [--mode memory|sticky|redis|stateless] [--revocation none|redis] [--balancer node|haproxy] [--instances N] [--port P] [--admin-port A] [--redis single|sentinel] [--redis-url U]
 import { parseArgs } from 'node:util';
 import { REVOCATION_KINDS, STORE_KINDS, MODES, MODE_NAMES, ROUTING_KINDS, modeOf, type RevocationKind, type StoreKind, type ModeName, type RoutingKind } from '../services/vocabulary.js';
 import { BALANCER_KINDS, type BalancerKind } from '../proxy/config.js';
 import { startLab, type Lab } from './lab.js';
 import { cliErrors, type Cli } from './lib/cli.js';
+import { parseSentinelAddress, sentinelUrl } from '../services/stores/redis-address.js';
 
 const HELP = `coatcheck lab: app instances behind a round-robin balancer
 
@@ -17,7 +18,12 @@ const HELP = `coatcheck lab: app instances behind a round-robin balancer
   --instances <N>                app instances (default 3)
   --port <P>                     public balancer port (default 8080; 0: any free port)
   --admin-port <A>               admin API port, loopback only (default 8081; 0: any free port)
-  --redis-url <U>                use this Redis instead of starting one (or REDIS_URL)
+  --redis <single|sentinel>      what the lab starts: one redis-server (default), or a primary,
+                                 two replicas and three Sentinels that fail over (needs redis-sentinel)
+  --redis-url <U>                use this Redis instead of starting one (or REDIS_URL);
+                                 redis-sentinel://host:port,.../name asks Sentinels for the primary
+  --redis-sentinels <h:p,...>    use these Sentinels instead (or REDIS_SENTINELS)
+  --redis-name <N>               the primary's name they watch (default mymaster, or REDIS_SENTINEL_NAME)
   --verbose                      print every log line of every process
   -h, --help
 `;
@@ -37,7 +43,10 @@ function parse() {
         instances: { type: 'string', default: '3' },
         port: { type: 'string', default: '8080' },
         'admin-port': { type: 'string', default: '8081' },
+        redis: { type: 'string', default: 'single' },
         'redis-url': { type: 'string' },
+        'redis-sentinels': { type: 'string' },
+        'redis-name': { type: 'string', default: 'mymaster' },
         verbose: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -55,6 +64,16 @@ function parse() {
   if (!BALANCER_KINDS.includes(values.balancer as BalancerKind)) cli.fail(`--balancer must be one of ${BALANCER_KINDS.join(', ')}`);
   if (values.store && !STORE_KINDS.includes(values.store as StoreKind)) cli.fail(`--store must be one of ${STORE_KINDS.join(', ')}`);
   if (values.revocation && !REVOCATION_KINDS.includes(values.revocation as RevocationKind)) cli.fail(`--revocation must be one of ${REVOCATION_KINDS.join(', ')}`);
+  if (values.redis !== 'single' && values.redis !== 'sentinel') cli.fail('--redis must be single or sentinel');
+  if (values['redis-url'] && values['redis-sentinels']) cli.fail('--redis-url and --redis-sentinels do not mix: give one');
+  if (values.redis === 'sentinel' && (values['redis-url'] || values['redis-sentinels'])) cli.fail('--redis sentinel starts Sentinels of its own: drop --redis-url / --redis-sentinels, or --redis');
+  let redisUrl = values['redis-url'];
+  try {
+    if (values['redis-sentinels']) redisUrl = sentinelUrl(values['redis-sentinels'].split(','), values['redis-name']);
+    else if (redisUrl) parseSentinelAddress(redisUrl);
+  } catch (err) {
+    cli.fail((err as Error).message);
+  }
   return {
     mode,
     revocation: values.revocation as RevocationKind | undefined,
@@ -64,7 +83,8 @@ function parse() {
     instances: cli.wholeNumber('instances', values.instances, 1, 32),
     port: cli.wholeNumber('port', values.port, 0, 65535),
     adminPort: cli.wholeNumber('admin-port', values['admin-port'], 0, 65535),
-    redisUrl: values['redis-url'],
+    redisUrl,
+    redisTopology: values.redis as 'single' | 'sentinel',
     verbose: values.verbose,
   };
 }
@@ -98,7 +118,8 @@ function banner(lab: Lab, revocation: RevocationKind | undefined): string {
     `  dashboard  ${lab.adminUrl}/   the live lab in a browser (admin port, loopback only)`,
     `  admin      ${lab.adminUrl}   GET /api/state, PUT /api/mode (loopback only)`,
     `  instances  ${lab.instances.map((i) => `${i.id} ${i.url}`).join(', ')}`,
-    `  redis      ${lab.redisUrl ? `${lab.redisUrl}${lab.redis ? ' (started by the lab)' : ''}` : 'none (redis-server not installed: the redis store is unavailable)'}`,
+    `  redis      ${lab.redisUrl ? `${lab.redisUrl}${lab.redis || lab.sentinel ? ' (started by the lab)' : ''}` : 'none (redis-server not installed: the redis store is unavailable)'}`,
+    ...(lab.sentinel ? [`             primary :${lab.sentinel.nodes[0]!.port}, replicas ${lab.sentinel.nodes.slice(1).map((n) => `:${n.port}`).join(' ')}; kill the primary: POST ${lab.adminUrl}/api/redis/kill-primary`] : []),
     '',
     'Try it:',
     `  curl -s -c jar.txt -H 'content-type: application/json' -d '{"username":"testuser","password":"testpass"}' ${url}/login`,
@@ -121,6 +142,9 @@ try {
 }
 lab.on('crashed', (id: string, why: unknown) => console.log(`[lab] ${id} exited (${String(why)}); restarting it empty, as a container restart policy would`));
 lab.on('restarted', (instance: { id: string }) => console.log(`[lab] ${instance.id} is back (its memory store is empty)`));
+lab.on('redis-promoted', (dead: number, next: number) => console.log(`[lab] Sentinel promoted :${next} to primary in place of :${dead}`));
+lab.on('redis-rejoined', (dead: number, next: number) => console.log(`[lab] :${dead} is back, empty, as a replica of :${next}`));
+lab.on('redis-failover-failed', (dead: number, err: Error) => console.log(`[lab] no failover after :${dead} died: ${err.message}`));
 lab.on('action', (text: string) => console.log(`[lab] ${text}`));
 console.log(banner(lab, args.revocation));
 

@@ -85,6 +85,8 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}): P
             keyPrefix: config.redisKeyPrefix,
             defaultTtlSeconds: config.sessionTtlSeconds,
             autoPipelining: config.redisAutoPipelining,
+            waitReplicas: config.redisWaitReplicas,
+            waitMs: config.redisWaitMs,
             onError: (err) => app.log.warn({ err: err.message }, 'redis connection problem: requests needing the store get 503 until it answers'),
             onRecover: () => app.log.info('redis answers again'),
           }, guard),

@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { sealKeys } from './sealed/keys.js';
 import { ConfigError, REVOCATION_KINDS, STORE_KINDS, flag, int, list, oneOf, port, secret, type Env, type RevocationKind, type StoreKind } from './vocabulary.js';
+import { redisAddressFromEnv } from './stores/redis-address.js';
 
 /** Everything an app instance needs, validated once at start-up. */
 export interface AppConfig {
@@ -9,8 +10,17 @@ export interface AppConfig {
   host: string;
   port: number;
   store: StoreKind;
-  /** Needed for the redis store; with the memory store it enables a runtime switch to redis. */
+  /**
+   * Needed for the redis store; with the memory store it enables a runtime switch to redis.
+   * redis://… or redis-sentinel://… (from REDIS_URL, or REDIS_SENTINELS + REDIS_SENTINEL_NAME).
+   */
   redisUrl: string | undefined;
+  /**
+   * The write guard: after a session write, WAIT until this many replicas have it (at most
+   * redisWaitMs), or answer 503. 0: off. A login acknowledged then survives a failover.
+   */
+  redisWaitReplicas: number;
+  redisWaitMs: number;
   redisKeyPrefix: string;
   /** The first secret signs cookies; every secret verifies them (rotation). */
   sessionSecrets: string[];
@@ -89,9 +99,9 @@ export const DEFAULT_ACCOUNTS_FILE = fileURLToPath(new URL('./accounts.json', im
 export function loadConfig(env: Env = process.env): AppConfig {
   const listenPort = port(env, 'PORT', 3000);
   const store = oneOf(env, 'STORE', STORE_KINDS, 'memory');
-  const redisUrl = env.REDIS_URL || undefined;
+  const redisUrl = redisAddressFromEnv(env);
   if (store === 'redis' && !redisUrl) {
-    throw new ConfigError('STORE=redis needs REDIS_URL (for example redis://127.0.0.1:6379)');
+    throw new ConfigError('STORE=redis needs REDIS_URL (for example redis://127.0.0.1:6379) or REDIS_SENTINELS');
   }
   const sessionSecrets = list(secret(env, 'SESSION_SECRET'));
   if (sessionSecrets.length === 0) {
@@ -123,6 +133,8 @@ export function loadConfig(env: Env = process.env): AppConfig {
     port: listenPort,
     store,
     redisUrl,
+    redisWaitReplicas: int(env, 'REDIS_WAIT_REPLICAS', 0, 0, 16),
+    redisWaitMs: int(env, 'REDIS_WAIT_MS', 100, 1, 5000),
     redisKeyPrefix: env.REDIS_KEY_PREFIX || 'coatcheck:sess:',
     sessionSecrets,
     cookieName: env.COOKIE_NAME || 'sid',

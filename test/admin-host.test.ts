@@ -35,6 +35,8 @@ const ROUTES: { method: string; path: string; body?: object }[] = [
   { method: 'POST', path: '/api/redis/pause', body: { seconds: 5 } },
   { method: 'POST', path: '/api/redis/flush', body: {} },
   { method: 'POST', path: '/api/replay', body: { username: 'testuser', password: 'testpass' } },
+  { method: 'GET', path: '/redis-topology.js' },
+  { method: 'POST', path: '/api/redis/kill-primary', body: {} },
 ];
 
 interface Answer {

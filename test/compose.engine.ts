@@ -19,6 +19,7 @@ const NODE_SERVICES = [...APPS, 'balancer'];
 interface State {
   mode: string | null;
   instances: { id: string; up: boolean; store: string | null }[];
+  redisTopology?: { primary: string | null; replicas: unknown[] } | null;
 }
 
 let lab: ComposeProject;
@@ -231,6 +232,33 @@ describe(`docker compose, on the real engine`, () => {
       served.push(profile.servedBy!);
     }
     expect(new Set(served)).toEqual(new Set([...APPS, 'app-4']));
+  });
+
+  it('sentinel: the documented env file puts Redis behind Sentinel; a killed primary costs 503s, then the session is back', async () => {
+    expect(readFileSync(join(root, 'docs/redis-ha.md'), 'utf8')).toContain('docker compose --env-file compose-sentinel.env up --build --wait');
+    // What --env-file compose-sentinel.env sets; the project's own ports and subnet stay.
+    const sentinelEnv = Object.fromEntries(
+      readFileSync(join(root, 'compose-sentinel.env'), 'utf8')
+        .split('\n')
+        .filter((line) => /^[A-Z_]+=/.test(line))
+        .map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]),
+    );
+    Object.assign(lab.env, sentinelEnv);
+    const started = Date.now();
+    await lab.up();
+    timed('sentinel profile up', started);
+    const before = await until('every instance on Redis through Sentinel, a primary named', state, (s) => s.mode === 'redis' && s.instances.every((i) => i.up && i.store === 'redis') && Boolean(s.redisTopology?.primary));
+    const client = new Client(lab.url);
+    expect((await client.login('alice', 'wonderland')).status).toBe(200);
+    expect((await client.profile()).status).toBe(200);
+
+    await lab.compose(['kill', 'redis-node-1']);
+    await until('Sentinel to promote a replica', state, (s) => Boolean(s.redisTopology?.primary) && s.redisTopology!.primary !== before.redisTopology!.primary);
+    await until('alice served again, still logged in', () => client.profile(), (r) => r.status === 200, 60_000);
+
+    // Back to the default lab for the steps after this one (the teardown names the scale profile only).
+    await lab.compose(['rm', '-sfv', 'sentinel-1', 'sentinel-2', 'sentinel-3', 'redis-node-1', 'redis-node-2', 'redis-node-3']);
+    for (const name of Object.keys(sentinelEnv)) delete lab.env[name];
   });
 
   it('logs no deprecation warning, and one line per event (JSON from every node service)', async () => {

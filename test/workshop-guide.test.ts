@@ -29,6 +29,7 @@ describe('the workshop guide', () => {
           // The key names npm start uses, as the guide shows them.
           instanceEnv: { REDIS_KEY_PREFIX: 'coatcheck:sess:', LOG_LEVEL: 'warn' },
           ...(request.revocation && { revocation: request.revocation }),
+          ...(request.balancer && { balancer: request.balancer }),
           ...(request.https && { balancerEnv: { LOG_LEVEL: 'warn', HEALTH_INTERVAL_MS: '200', HTTPS_PORT: '0' } }),
         }),
     });

@@ -1,3 +1,4 @@
+import type { TopologyView } from '../control/redis-topology.js';
 import type { ModeName, RevocationKind, RoutingKind, StoreKind } from '../../services/vocabulary.js';
 
 /** One instance in GET /api/state. */
@@ -23,6 +24,8 @@ export interface AdminState {
   stats: { requests: number; retries: number; failed: number };
   /** The balancer process's V8 heap in use: RSS also counts the young generation V8 reserves as traffic grows. */
   heapUsedMiB: number;
+  /** With a Sentinel address only: the primary and each replica's lag (null until first read). */
+  redisTopology?: TopologyView | null;
 }
 
 /** GET /api/race, and the answer to the race guard switch and to each race. */

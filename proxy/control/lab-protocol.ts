@@ -14,7 +14,8 @@ export type LabActionRequest =
   | { action: 'add-instance' }
   | { action: 'remove-instance'; instance: string }
   | { action: 'stream-start'; rate: number }
-  | { action: 'stream-stop' };
+  | { action: 'stream-stop' }
+  | { action: 'kill-redis-primary' };
 
 export type LabActionName = LabActionRequest['action'];
 

@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
+import { createRedisClient } from '../../services/stores/redis-address.js';
 
 export interface SessionKey {
   /** The session ID, shortened: the dashboard is on a projector. */
@@ -35,7 +36,7 @@ export class LabRedis {
     url: string,
     readonly keyPrefix: string,
   ) {
-    this.client = new Redis(url, {
+    this.client = createRedisClient(url, {
       lazyConnect: true,
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,

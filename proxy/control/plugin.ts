@@ -7,6 +7,9 @@ import { adminView, authorizer, type ControlContext } from './context.js';
 import { dashboardRoutes } from './dashboard-routes.js';
 import { hostGuard } from './host-guard.js';
 import { LabRedis } from './lab-redis.js';
+import { TopologyWatch } from './redis-topology.js';
+import { topologyRoutes } from './topology-routes.js';
+import { parseSentinelAddress } from '../../services/stores/redis-address.js';
 import { connectLauncher } from './launcher-link.js';
 import { Monitor } from './monitor.js';
 import { replayRoute } from './replay.js';
@@ -42,6 +45,8 @@ export async function controlPlane(app: FastifyInstance, options: ControlPlaneOp
     monitor.poke();
   });
   const monitor = new Monitor(balancer, state, { redis, launcher });
+  // Through Sentinel, its connection always reaches the current primary: ask it for the topology.
+  const topology = redis && config.redisUrl && parseSentinelAddress(config.redisUrl) ? new TopologyWatch(redis.client) : undefined;
   monitor.start();
 
   const context: ControlContext = {
@@ -55,7 +60,7 @@ export async function controlPlane(app: FastifyInstance, options: ControlPlaneOp
     log,
     authorize: authorizer(config.adminToken),
     // The revocation list is the instances' start-up setting: shown, not switched.
-    view: () => ({ ...adminView(state, balancer), revocation: config.revocation ?? 'none' }),
+    view: () => ({ ...adminView(state, balancer), revocation: config.revocation ?? 'none', ...(topology && { redisTopology: topology.latest }) }),
   };
   // Before every route's own hooks: a rebinding page gets no answer, not even a 401.
   app.addHook('onRequest', hostGuard(config.adminAllowedHosts));
@@ -63,11 +68,13 @@ export async function controlPlane(app: FastifyInstance, options: ControlPlaneOp
   replayRoute(app, context);
   dashboardRoutes(app, context, { adminTokenRequired: Boolean(config.adminToken) });
   raceRoutes(app, context);
+  topologyRoutes(app, context);
 
   app.addHook('onClose', async () => {
     monitor.stop();
     sync.close();
     launcher.close();
+    topology?.close();
     redis?.close();
   });
 }

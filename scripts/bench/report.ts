@@ -1,3 +1,4 @@
+import type { LoginCost } from './write-guard.js';
 import type { Ratio } from './ratios.js';
 import type { BenchResults, RowResult } from './run.js';
 
@@ -56,6 +57,10 @@ export function table(results: BenchResults): string {
         ([row, m]) => `  ${row}: ${m.bytesPerSession === null ? 'n/a' : `${m.bytesPerSession.toLocaleString('en-US')} bytes/session`} (${m.measuredAs})`,
       );
       out.push(`Memory per session:\n${lines.join('\n')}`);
+    }
+    const login = group.extra?.loginCost as LoginCost | undefined;
+    if (login) {
+      out.push(`Per login (median of ${login.logins} each, one at a time, alternating): ${login.msPerLogin.none} ms without the guard, ${login.msPerLogin.guard} ms with it: ${login.extraMsPerLogin >= 0 ? '+' : ''}${login.extraMsPerLogin} ms`);
     }
   }
   return out.join('\n\n');

@@ -18,6 +18,7 @@ import {
   storedSession,
 } from './sessions.js';
 import { Stack, type Started } from './stack.js';
+import { writeGuardGroup } from './write-guard.js';
 
 /** What a row's load is pointed at, and whose CPU is read meanwhile. */
 export interface Target {
@@ -388,5 +389,5 @@ function scaleGroup(settings: BenchSettings, profileDir?: string): GroupSpec {
 
 /** The matrix; with profileDir every Node process it starts writes a CPU profile there. */
 export function benchGroups(settings: BenchSettings, profileDir?: string): GroupSpec[] {
-  return [instanceGroup, balancerGroup, proxyCostGroup, scaleGroup, raceGuardGroup].map((group) => group(settings, profileDir));
+  return [instanceGroup, balancerGroup, proxyCostGroup, scaleGroup, raceGuardGroup, writeGuardGroup].map((group) => group(settings, profileDir));
 }

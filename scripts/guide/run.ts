@@ -2,6 +2,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { BALANCER_KINDS, type BalancerKind } from '../../proxy/config.js';
 import { MODE_NAMES, REVOCATION_KINDS, type ModeName, type RevocationKind } from '../../services/vocabulary.js';
 import { SHELL_LANGS, directive, parseBlocks, parseSteps, type Block } from './blocks.js';
 import { DeskNames, compare } from './compare.js';
@@ -15,6 +16,8 @@ export interface LabRequest {
   https: boolean;
   /** Stateless mode's revocation list (`--revocation redis`). */
   revocation?: RevocationKind;
+  /** HAProxy on the public port (`--balancer haproxy`). */
+  balancer?: BalancerKind;
 }
 
 export interface GuideLab {
@@ -44,7 +47,7 @@ export interface GuideReport {
 export function labRequest(words: string): LabRequest {
   const { values } = parseArgs({
     args: words.split(/\s+/).filter(Boolean),
-    options: { mode: { type: 'string', default: 'memory' }, instances: { type: 'string', default: '3' }, https: { type: 'boolean', default: false }, revocation: { type: 'string' } },
+    options: { mode: { type: 'string', default: 'memory' }, instances: { type: 'string', default: '3' }, https: { type: 'boolean', default: false }, revocation: { type: 'string' }, balancer: { type: 'string' } },
   });
   const mode = values.mode as ModeName;
   if (!MODE_NAMES.includes(mode)) throw new Error(`guide: lab --mode must be one of ${MODE_NAMES.join(', ')}`);
@@ -52,7 +55,9 @@ export function labRequest(words: string): LabRequest {
   if (!Number.isInteger(instances) || instances < 1) throw new Error(`guide: lab --instances must be a whole number, got ${values.instances}`);
   const revocation = values.revocation as RevocationKind | undefined;
   if (revocation !== undefined && !REVOCATION_KINDS.includes(revocation)) throw new Error(`guide: lab --revocation must be one of ${REVOCATION_KINDS.join(', ')}`);
-  return { mode, instances, https: values.https, ...(revocation && { revocation }) };
+  const balancer = values.balancer as BalancerKind | undefined;
+  if (balancer !== undefined && !BALANCER_KINDS.includes(balancer)) throw new Error(`guide: lab --balancer must be one of ${BALANCER_KINDS.join(', ')}`);
+  return { mode, instances, https: values.https, ...(revocation && { revocation }), ...(balancer && { balancer }) };
 }
 
 /** The guide's usual addresses, moved to the ports this lab really has. */

@@ -8,9 +8,12 @@ export const REDIS_MISSING =
   'redis-server was not found on PATH. Install it (Debian/Ubuntu: sudo apt-get install redis-server; ' +
   'macOS: brew install redis), or pass --redis-url / REDIS_URL for a Redis you run yourself, or use docker compose up.';
 
-export function hasRedisServer(): boolean {
-  return spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0;
+/** Whether a program answers `--version` (redis-server, redis-sentinel). */
+export function hasCommand(program: string): boolean {
+  return spawnSync(program, ['--version'], { stdio: 'ignore' }).status === 0;
 }
+
+export const hasRedisServer = (): boolean => hasCommand('redis-server');
 
 export interface RedisServerOptions {
   port?: number;
@@ -18,6 +21,10 @@ export interface RedisServerOptions {
   appendOnly?: boolean;
   /** Data directory; a fresh temporary one by default. */
   dir?: string;
+  /** More arguments (e.g. --replicaof host port). */
+  args?: string[];
+  /** redis-sentinel runs from a config file it rewrites (given first on the command line). */
+  sentinelConfig?: string;
 }
 
 export interface RedisServer {
@@ -51,6 +58,7 @@ async function startOnce(options: RedisServerOptions, port: number): Promise<Red
   const ownsDir = options.dir === undefined;
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'coatcheck-redis-'));
   const args = [
+    ...(options.sentinelConfig ? [options.sentinelConfig] : []),
     '--port', String(port),
     '--bind', '127.0.0.1',
     '--dir', dir,
@@ -59,10 +67,11 @@ async function startOnce(options: RedisServerOptions, port: number): Promise<Red
     '--appendfsync', 'everysec',
     '--daemonize', 'no',
     '--loglevel', 'warning',
+    ...(options.args ?? []),
   ];
   // In its parent's process group (unlike the lab's node children): a redis-server cannot notice
   // that its parent died, so a Ctrl-C or a kill of the whole group must reach it directly.
-  const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(options.sentinelConfig ? 'redis-sentinel' : 'redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr.on('data', (d: Buffer) => (output += d.toString()));

@@ -148,6 +148,20 @@ export interface OwnLabOptions {
   onLine?: (name: string, line: string) => void;
 }
 
+/**
+ * Hundreds of virtual users share four demo accounts and log in again and again on
+ * purpose: the login-flood bounds would turn the lesson (who gets logged out, and why)
+ * into 429s and evictions. Failures stay throttled as usual.
+ */
+export const SIMULATOR_INSTANCE_ENV: Readonly<Record<string, string>> = {
+  LOG_LEVEL: 'warn',
+  LOGIN_MAX_PER_ACCOUNT: '1000000',
+  LOGIN_MAX_PER_IP: '1000000',
+  SESSION_MAX_PER_USER: '1000000',
+  LOGIN_HASH_QUEUE_PER_ACCOUNT: '10000',
+  LOGIN_HASH_QUEUE_MAX: '100000',
+};
+
 /** Starts a lab of its own on free loopback ports. */
 export async function startOwnLab(options: OwnLabOptions): Promise<LabDriver> {
   const accounts = options.demoAccounts ? null : await writeFastAccounts();
@@ -165,18 +179,10 @@ export async function startOwnLab(options: OwnLabOptions): Promise<LabDriver> {
       adminPort: 0,
       ...(redis && { redisUrl: redis.url }),
       instanceEnv: {
-        LOG_LEVEL: 'warn',
         // A prefix of our own: with REDIS_URL set, the simulator may share a Redis with a lab you run.
         REDIS_KEY_PREFIX: `coatcheck:sim:${randomBytes(4).toString('hex')}:`,
         ...(accounts && { ACCOUNTS_FILE: accounts.file }),
-        // Hundreds of virtual users share four demo accounts and log in again and again on
-        // purpose: the login-flood bounds would turn the lesson (who gets logged out, and why)
-        // into 429s and evictions. Failures stay throttled as usual.
-        LOGIN_MAX_PER_ACCOUNT: '1000000',
-        LOGIN_MAX_PER_IP: '1000000',
-        SESSION_MAX_PER_USER: '1000000',
-        LOGIN_HASH_QUEUE_PER_ACCOUNT: '10000',
-        LOGIN_HASH_QUEUE_MAX: '100000',
+        ...SIMULATOR_INSTANCE_ENV,
       },
       // Quick health checks: a restarted instance is back in the pool within a fifth of a second.
       balancerEnv: { LOG_LEVEL: 'warn', HEALTH_INTERVAL_MS: '200' },

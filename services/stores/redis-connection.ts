@@ -1,7 +1,9 @@
 import { Redis } from 'ioredis';
 import { StoreUnavailableError } from '../vocabulary.js';
+import { createRedisClient } from './redis-address.js';
 
 export interface RedisConnectionOptions {
+  /** redis://host:port, or redis-sentinel://host:port,.../name (see redis-address.ts). */
   url: string;
   /** Batches concurrent commands into one round trip (about +25% lookups). */
   autoPipelining?: boolean;
@@ -24,7 +26,7 @@ export class RedisConnection {
 
   constructor(options: RedisConnectionOptions) {
     this.deadlineMs = options.commandTimeoutMs ?? 500;
-    this.client = new Redis(options.url, {
+    this.client = createRedisClient(options.url, {
       lazyConnect: true,
       enableAutoPipelining: options.autoPipelining ?? true,
       // ioredis's defaults queue commands while disconnected and retry each one

@@ -1,10 +1,14 @@
 import type { Session } from 'fastify';
 import { RedisConnection, type RedisConnectionOptions } from './redis-connection.js';
+import { StoreUnavailableError } from '../vocabulary.js';
 import { ttlSeconds, type SessionStore } from './types.js';
 
 export interface RedisStoreOptions extends RedisConnectionOptions {
   keyPrefix: string;
   defaultTtlSeconds: number;
+  /** The write guard (0: off): see guarded(). */
+  waitReplicas?: number;
+  waitMs?: number;
 }
 
 /**
@@ -20,11 +24,33 @@ export class RedisSessionStore implements SessionStore {
   readonly connection: RedisConnection;
   private readonly prefix: string;
   private readonly defaultTtlSeconds: number;
+  private readonly waitReplicas: number;
+  private readonly waitMs: number;
 
   constructor(options: RedisStoreOptions) {
-    this.connection = new RedisConnection(options);
+    // WAIT holds the connection (every instance's command behind it waits too): the deadline must outlast it.
+    const waitMs = options.waitMs ?? 100;
+    this.connection = new RedisConnection({ ...options, commandTimeoutMs: Math.max(options.commandTimeoutMs ?? 500, waitMs + 400) });
     this.prefix = options.keyPrefix;
     this.defaultTtlSeconds = options.defaultTtlSeconds;
+    this.waitReplicas = options.waitReplicas ?? 0;
+    this.waitMs = waitMs;
+  }
+
+  /**
+   * The write guard. Redis acknowledges a write before its replicas have it; if the primary dies
+   * then, a failover promotes a replica without it: a login that said 200 is gone. WAIT blocks
+   * until `waitReplicas` replicas confirm every write this connection made (the session, the
+   * user index), and a write they did not confirm in time is answered 503, never 200.
+   * Sentinel promotes the replica with the most data, so a confirmed write survives one crash
+   * (not a guarantee against every split: WAIT does not make Redis strongly consistent).
+   */
+  private async guarded(): Promise<void> {
+    if (this.waitReplicas === 0) return;
+    const acked = await this.connection.run(this.connection.client.wait(this.waitReplicas, this.waitMs));
+    if (acked < this.waitReplicas) {
+      throw new StoreUnavailableError(`session store (Redis): ${acked} of ${this.waitReplicas} replicas confirmed the write within ${this.waitMs} ms`);
+    }
   }
 
   private key(sessionId: string): string {
@@ -42,6 +68,7 @@ export class RedisSessionStore implements SessionStore {
     const ttl = ttlSeconds(session, this.defaultTtlSeconds);
     this.connection
       .run(this.connection.client.set(this.key(sessionId), JSON.stringify(session), 'EX', ttl))
+      .then(() => this.guarded())
       .then(() => callback(), callback);
   }
 
