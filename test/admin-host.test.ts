@@ -37,6 +37,10 @@ const ROUTES: { method: string; path: string; body?: object }[] = [
   { method: 'POST', path: '/api/replay', body: { username: 'testuser', password: 'testpass' } },
   { method: 'GET', path: '/redis-topology.js' },
   { method: 'POST', path: '/api/redis/kill-primary', body: {} },
+  { method: 'GET', path: '/topology.js' },
+  { method: 'GET', path: '/api/race' },
+  { method: 'PUT', path: '/api/race-guard', body: { on: true } },
+  { method: 'POST', path: '/api/race', body: { kind: 'logout' } },
 ];
 
 interface Answer {

@@ -54,7 +54,10 @@ export class GuardedRedisSessionStore extends RedisSessionStore {
   override set(sessionId: string, session: Session, callback: (err?: unknown) => void): void {
     if (!this.guard.on) return super.set(sessionId, session, callback);
     const ttl = ttlSeconds(session, this.options.defaultTtlSeconds);
-    this.setScript(...this.keys(sessionId), JSON.stringify(session), ttl).then((written) => callback(written === 1 ? undefined : new SessionEndedError()), callback);
+    // The write guard (WAIT for replicas, when configured) holds for the guarded write too.
+    this.setScript(...this.keys(sessionId), JSON.stringify(session), ttl)
+      .then((written) => (written === 1 ? this.confirmReplicated() : Promise.reject(new SessionEndedError())))
+      .then(() => callback(), callback);
   }
 
   override destroy(sessionId: string, callback: (err?: unknown) => void): void {

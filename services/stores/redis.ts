@@ -6,7 +6,7 @@ import { ttlSeconds, type SessionStore } from './types.js';
 export interface RedisStoreOptions extends RedisConnectionOptions {
   keyPrefix: string;
   defaultTtlSeconds: number;
-  /** The write guard (0: off): see guarded(). */
+  /** The write guard (0: off): see confirmReplicated(). */
   waitReplicas?: number;
   waitMs?: number;
 }
@@ -45,7 +45,7 @@ export class RedisSessionStore implements SessionStore {
    * Sentinel promotes the replica with the most data, so a confirmed write survives one crash
    * (not a guarantee against every split: WAIT does not make Redis strongly consistent).
    */
-  private async guarded(): Promise<void> {
+  protected async confirmReplicated(): Promise<void> {
     if (this.waitReplicas === 0) return;
     const acked = await this.connection.run(this.connection.client.wait(this.waitReplicas, this.waitMs));
     if (acked < this.waitReplicas) {
@@ -68,7 +68,7 @@ export class RedisSessionStore implements SessionStore {
     const ttl = ttlSeconds(session, this.defaultTtlSeconds);
     this.connection
       .run(this.connection.client.set(this.key(sessionId), JSON.stringify(session), 'EX', ttl))
-      .then(() => this.guarded())
+      .then(() => this.confirmReplicated())
       .then(() => callback(), callback);
   }
 
