@@ -2,7 +2,9 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { anatomyReport, anatomySvgOf } from './bench/anatomy.js';
 import { chartSvg } from './bench/chart.js';
+import { summarizeProfiles } from './bench/profile-summary.js';
 import { DEFAULTS, QUICK, type BenchSettings } from './bench/defaults.js';
 import { header, ratioLines, table } from './bench/report.js';
 import { knownNames, runBench } from './bench/run.js';
@@ -83,12 +85,15 @@ try {
   const profileDir = args['cpu-prof'] ? join(outDir, 'profiles') : undefined;
   const results = await runBench(settings, { quick: args.quick, only, ...(profileDir && { profileDir }), log: (line) => console.error(line) });
   if (profileDir) console.error(`CPU profiles in ${profileDir}`);
-  const report = `${header(results)}\n\n${table(results)}\n\n${ratioLines(results.ratios)}`;
+  const anatomy = anatomyReport(results);
+  const report = `${header(results)}\n\n${table(results)}\n\n${ratioLines(results.ratios)}${anatomy ? `\n\n${anatomy}` : ''}`;
   console.log(report);
   mkdirSync(outDir, { recursive: true });
   writeFileSync(join(outDir, 'bench.json'), `${JSON.stringify(results, null, 2)}\n`);
   writeFileSync(join(outDir, 'bench.svg'), chartSvg(results));
   writeFileSync(join(outDir, 'bench.txt'), `${report}\n`);
+  if (anatomy) writeFileSync(join(outDir, 'anatomy.svg'), anatomySvgOf(results));
+  if (profileDir) writeFileSync(join(profileDir, 'summary.txt'), summarizeProfiles(profileDir));
   console.error(`\nwrote ${join(outDir, 'bench.json')}, bench.svg and bench.txt`);
 } catch (err) {
   console.error(`bench failed: ${(err as Error).stack ?? err}`);

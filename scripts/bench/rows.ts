@@ -1,3 +1,4 @@
+import { anatomyGroup } from './anatomy.js';
 import type { Tracked } from './cpu.js';
 import { rssBytes } from './cpu.js';
 import type { BenchSettings } from './defaults.js';
@@ -310,5 +311,5 @@ function scaleGroup(settings: BenchSettings, profileDir?: string): GroupSpec {
 
 /** The matrix; with profileDir every Node process it starts writes a CPU profile there. */
 export function benchGroups(settings: BenchSettings, profileDir?: string): GroupSpec[] {
-  return [instanceGroup, balancerGroup, proxyCostGroup, scaleGroup].map((group) => group(settings, profileDir));
+  return [instanceGroup, balancerGroup, proxyCostGroup, scaleGroup, anatomyGroup].map((group) => group(settings, profileDir));
 }
