@@ -2,6 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { anatomyReport, anatomySvgOf } from '../scripts/bench/anatomy.js';
 import { anatomy, LAYERS } from '../scripts/bench/anatomy-layers.js';
 import type { BenchSettings } from '../scripts/bench/defaults.js';
+import { project, TARGET_UTILISATION } from '../scripts/bench/projection.js';
 import { summarizeProfile, type CpuProfile } from '../scripts/bench/profile-summary.js';
 import { ID_SLOT, templateOf, type CapacityResult, type CommandMix } from '../scripts/bench/redis-capacity.js';
 import { encodeCommand, parseMonitorLine, ReplyCounter } from '../scripts/bench/resp.js';
@@ -156,5 +157,26 @@ describe('npm run bench -- --only anatomy (tiny)', () => {
     const svg = anatomySvgOf(results);
     expect(svg.startsWith('<svg')).toBe(true);
     for (const layer of LAYERS) expect(svg).toContain(`>${layer.row}<`);
+  });
+});
+
+describe('the scaling projection', () => {
+  const costs = { instanceUsPerLookup: 50, redisUs: { lookup: 2, rolling: 12, login: 30, logout: 3 }, bytesPerSession: 500 };
+
+  it('adds each request kind at its measured cost, cores at the target utilisation', () => {
+    // 60,000 users x 6/min = 6,000 lookups/s; 100 refreshes/s (one per 600 s); 50 logins and logouts/s (one per 1,200 s).
+    const p = project(costs, { activeUsers: 60_000, requestsPerUserPerMinute: 6, refreshEverySec: 600, sessionLengthSec: 1_200 });
+    expect(p.lookupsPerSec).toBe(6_000);
+    expect(p.instanceCores).toBeCloseTo((6_000 * 50) / 1e6 / TARGET_UTILISATION, 9);
+    // Redis: 6,000 x 2 + 100 x (12 - 2) + 50 x (30 + 3) = 14,650 µs per second.
+    expect(p.redisCores).toBeCloseTo(14_650 / 1e6 / TARGET_UTILISATION, 9);
+    expect(p.redisMemoryBytes).toBe(30_000_000);
+    expect(p.oneRedis).toBe(true);
+  });
+
+  it('says when one Redis no longer suffices', () => {
+    const p = project(costs, { activeUsers: 10_000_000, requestsPerUserPerMinute: 6, refreshEverySec: 900, sessionLengthSec: 1_800 });
+    expect(p.redisCores).toBeGreaterThan(1);
+    expect(p.oneRedis).toBe(false);
   });
 });

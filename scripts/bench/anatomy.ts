@@ -1,5 +1,6 @@
 import { anatomy, anatomySvg, anatomyText, PROCESS } from './anatomy-layers.js';
 import type { BenchSettings } from './defaults.js';
+import { project, TARGET_UTILISATION, type MeasuredCosts } from './projection.js';
 import { captureMixes, measureCapacity, type CapacityResult } from './redis-capacity.js';
 import type { GroupSpec, RowSpec, Target } from './rows.js';
 import { LOAD } from './rows.js';
@@ -107,7 +108,7 @@ export function anatomyGroup(settings: BenchSettings, profileDir?: string): Grou
       const mixes = await captureMixes({ redisUrl: server.url, instanceUrl: instance.url, rollingUrl: rolling.url, idOf: minter.idOf });
       const [cookie] = await redisCookies();
       const { json, ttl } = await storedSession(server.url, stack.keyPrefix + minter.idOf(cookie!));
-      const redisCapacity = await measureCapacity(mixes, {
+      const { results: redisCapacity, bytesPerSession } = await measureCapacity(mixes, {
         redisUrl: server.url,
         redisPid: server.pid,
         keyPrefix: stack.keyPrefix,
@@ -120,7 +121,7 @@ export function anatomyGroup(settings: BenchSettings, profileDir?: string): Grou
         durationSec: settings.durationSec,
         warmupSec: settings.warmupSec,
       });
-      return { commandMixes: mixes, redisCapacity };
+      return { commandMixes: mixes, redisCapacity, redisBytesPerSession: bytesPerSession };
     },
     close: () => stack.close(),
   };
@@ -160,6 +161,8 @@ export function anatomyReport(results: BenchResults): string | null {
   const capacity = group.extra?.redisCapacity as CapacityResult[] | undefined;
   const parts = [anatomyText(a)];
   if (capacity) parts.push(capacityText(capacity, a.lookupsPerInstanceCore.redis, results.settings.connections));
+  const costs = capacity && measuredCosts(results, capacity, group.extra?.redisBytesPerSession as number);
+  if (costs) parts.push(projectionText(costs));
   return parts.join('\n\n');
 }
 
@@ -168,4 +171,42 @@ export function anatomySvgOf(results: BenchResults): string {
   const m = results.machine;
   const sub = `${m.cores} cores, ${m.cpuModel}, node ${results.versions.node}, load ${m.loadAverageAtStart.join(' ')} at start; medians of ${results.settings.rounds} rounds; ${results.startedAt.slice(0, 16).replace('T', ' ')} UTC`;
   return anatomySvg(anatomy(results.rows), sub);
+}
+
+/**
+ * The costs the projection uses: the instance's and Redis's CPU per lookup as the lab sends it
+ * (the anatomy-redis row), or the pipelined figure when that is higher; the other mixes pipelined.
+ */
+export function measuredCosts(results: BenchResults, capacity: CapacityResult[], bytesPerSession: number): MeasuredCosts | null {
+  const row = results.rows.find((r) => r.name === 'anatomy-redis')?.median?.cpu;
+  const us = (mix: string) => capacity.find((c) => c.mix === mix)?.redisUsPerRequest;
+  const [lookup, rolling, login, logout] = ['lookup', 'rolling', 'login', 'logout'].map(us);
+  const instance = row?.[PROCESS.redis]?.usPerRequest;
+  if (!instance || lookup === undefined || rolling === undefined || login === undefined || logout === undefined || !(bytesPerSession > 0)) return null;
+  return {
+    instanceUsPerLookup: instance,
+    redisUs: { lookup: Math.max(lookup, row?.[PROCESS.server]?.usPerRequest ?? 0), rolling, login, logout },
+    bytesPerSession,
+  };
+}
+
+export const WORKLOAD = { requestsPerUserPerMinute: 6, refreshEverySec: 900, sessionLengthSec: 1800 };
+export const PROJECTED_USERS = [10_000, 100_000, 1_000_000, 10_000_000];
+
+export function projectionText(costs: MeasuredCosts): string {
+  const w = WORKLOAD;
+  const head = ['active users', 'lookups/s', 'instance cores', 'Redis cores', 'Redis memory', 'one Redis?'];
+  const rows = PROJECTED_USERS.map((users) => {
+    const p = project(costs, { activeUsers: users, ...w });
+    return [fmt(users), fmt(p.lookupsPerSec), p.instanceCores.toFixed(2), p.redisCores.toFixed(3), `${(p.redisMemoryBytes / 2 ** 20).toFixed(0)} MiB`, p.oneRedis ? 'yes' : 'no: Cluster'];
+  });
+  const widths = head.map((_, c) => Math.max(...[head, ...rows].map((r) => r[c]!.length)));
+  const line = (r: string[]) => `  ${r.map((cell, c) => cell.padStart(widths[c]!)).join('  ')}`;
+  return [
+    `Projection (docs/scaling.md): ${w.requestsPerUserPerMinute} lookups per active user per minute, a refresh write every ${w.refreshEverySec / 60} min, ` +
+      `a login and a logout every ${w.sessionLengthSec / 60} min; cores at ${TARGET_UTILISATION * 100}% busy. Measured: instance ${costs.instanceUsPerLookup} µs/lookup, ` +
+      `Redis ${costs.redisUs.lookup} µs/lookup, ${costs.redisUs.rolling} µs/rolling, ${costs.redisUs.login} µs/login, ${costs.redisUs.logout} µs/logout, ${costs.bytesPerSession} bytes/session`,
+    line(head),
+    ...rows.map(line),
+  ].join('\n');
 }

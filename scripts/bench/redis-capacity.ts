@@ -5,7 +5,7 @@ import { Redis } from 'ioredis';
 import { cpuWindow, round, type Tracked } from './cpu.js';
 import { CPU_BOUND_SHARE } from './defaults.js';
 import { encodeCommand, parseMonitorLine, ReplyCounter } from './resp.js';
-import { login, seedRedis } from './sessions.js';
+import { login, redisUsedMemory, seedRedis } from './sessions.js';
 
 /** One kind of lab request, as the Redis commands an instance sent for it. */
 export interface CommandMix {
@@ -27,6 +27,15 @@ export interface CaptureTarget {
   idOf(cookieHeader: string): string;
 }
 
+/** A capture that waits for Redis never hangs the bench: 10 s, then a clear error. */
+function within<T>(promise: Promise<T>, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`capturing the command mix: waited 10 s for ${what}`)), 10_000);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
 /** Replaces the session id in every argument (keys, user-index members) with ID_SLOT. */
 export function templateOf(args: readonly string[], sessionId: string): string[] {
   if (sessionId.length !== ID_SLOT.length) throw new Error(`session ids are ${sessionId.length} characters, the slot ${ID_SLOT.length}`);
@@ -41,25 +50,42 @@ export function templateOf(args: readonly string[], sessionId: string): string[]
  */
 export async function captureMixes(target: CaptureTarget): Promise<CommandMix[]> {
   const marker = new Redis(target.redisUrl, { lazyConnect: true });
-  await marker.connect();
-  const monitor = await openSocket(Number(new URL(target.redisUrl).port));
+  let monitor: Socket | undefined;
+  try {
+    await marker.connect();
+    monitor = await openSocket(Number(new URL(target.redisUrl).port));
+    return await capture(target, marker, monitor);
+  } finally {
+    monitor?.destroy();
+    marker.disconnect();
+  }
+}
+
+async function capture(target: CaptureTarget, marker: Redis, monitor: Socket): Promise<CommandMix[]> {
   const seen: string[][] = [];
   const waiting = new Map<string, () => void>();
   let buffered = '';
+  let monitoring: () => void = () => undefined;
+  const started = new Promise<void>((resolve) => (monitoring = resolve));
   monitor.setEncoding('latin1');
   monitor.on('data', (chunk: string) => {
     buffered += chunk;
     let end: number;
     while ((end = buffered.indexOf('\r\n')) >= 0) {
-      const parsed = parseMonitorLine(buffered.slice(0, end));
+      const line = buffered.slice(0, end);
       buffered = buffered.slice(end + 2);
+      if (line === '+OK') monitoring();
+      const parsed = parseMonitorLine(line);
       if (!parsed || parsed.source === 'lua') continue;
       const [command, first] = parsed.args;
       if (command?.toLowerCase() === 'echo' && first !== undefined && waiting.has(first)) waiting.get(first)!();
-      else seen.push(parsed.args);
+      // Health checks (the balancer's, GET /health -> PING) come at their own pace, not per request.
+      else if (command?.toLowerCase() !== 'ping') seen.push(parsed.args);
     }
   });
   monitor.write(encodeCommand(['MONITOR']));
+  // Commands sent before Redis has taken the MONITOR would never be seen.
+  await within(started, 'MONITOR to start');
   // MONITOR lines arrive after the command ran: an ECHO after the request marks where its commands end.
   let n = 0;
   const during = async (action: () => Promise<unknown>): Promise<string[][]> => {
@@ -67,7 +93,7 @@ export async function captureMixes(target: CaptureTarget): Promise<CommandMix[]>
     const mark = `coatcheck-mark-${n++}`;
     const arrived = new Promise<void>((resolve) => waiting.set(mark, resolve));
     await marker.echo(mark);
-    await arrived;
+    await within(arrived, `the marker ${mark} to show in MONITOR`);
     return seen.splice(0);
   };
   await during(async () => undefined); // whatever came before the first request
@@ -75,31 +101,26 @@ export async function captureMixes(target: CaptureTarget): Promise<CommandMix[]>
     const response = await fetch(`${url}/profile`, { headers: { cookie } });
     if (response.status !== 200) throw new Error(`capturing the command mix: GET /profile answered ${response.status}`);
   };
-  try {
-    let cookie = '';
-    const loginCommands = await during(async () => (cookie = await login(target.instanceUrl)));
-    const id = target.idOf(cookie);
-    const lookup = await during(() => get(target.instanceUrl, cookie));
-    const rolling = await during(() => get(target.rollingUrl, cookie));
-    const logout = await during(async () => {
-      const response = await fetch(`${target.instanceUrl}/logout`, { method: 'POST', headers: { cookie } });
-      if (response.status !== 200) throw new Error(`capturing the command mix: POST /logout answered ${response.status}`);
-    });
-    const mix = (name: CommandMix['name'], title: string, commands: string[][]): CommandMix => ({
-      name,
-      title,
-      commands: commands.map((c) => templateOf(c, id)),
-    });
-    return [
-      mix('lookup', 'GET /profile (the lookup)', lookup),
-      mix('rolling', 'GET /profile with rolling: true (lookup + write)', rolling),
-      mix('login', 'POST /login (throttle, new session, user index)', loginCommands),
-      mix('logout', 'POST /logout', logout),
-    ];
-  } finally {
-    monitor.destroy();
-    marker.disconnect();
-  }
+  let cookie = '';
+  const loginCommands = await during(async () => (cookie = await login(target.instanceUrl)));
+  const id = target.idOf(cookie);
+  const lookup = await during(() => get(target.instanceUrl, cookie));
+  const rolling = await during(() => get(target.rollingUrl, cookie));
+  const logout = await during(async () => {
+    const response = await fetch(`${target.instanceUrl}/logout`, { method: 'POST', headers: { cookie } });
+    if (response.status !== 200) throw new Error(`capturing the command mix: POST /logout answered ${response.status}`);
+  });
+  const mix = (name: CommandMix['name'], title: string, commands: string[][]): CommandMix => ({
+    name,
+    title,
+    commands: commands.map((c) => templateOf(c, id)),
+  });
+  return [
+    mix('lookup', 'GET /profile (the lookup)', lookup),
+    mix('rolling', 'GET /profile with rolling: true (lookup + write)', rolling),
+    mix('login', 'POST /login (throttle, new session, user index)', loginCommands),
+    mix('logout', 'POST /logout', logout),
+  ];
 }
 
 export interface CapacityOptions {
@@ -211,13 +232,20 @@ async function drive(port: number, mix: CommandMix, maker: ReturnType<typeof req
 const fresh = (count: number) => Array.from({ length: count }, () => randomBytes(24).toString('base64url'));
 
 /** Seeds the sessions, then drives each mix alone against one redis-server and reads its CPU. */
-export async function measureCapacity(mixes: CommandMix[], options: CapacityOptions): Promise<CapacityResult[]> {
+export async function measureCapacity(
+  mixes: CommandMix[],
+  options: CapacityOptions,
+): Promise<{ results: CapacityResult[]; bytesPerSession: number }> {
   const ids = fresh(options.sessions);
   const port = Number(new URL(options.redisUrl).port);
   const results: CapacityResult[] = [];
+  // The first seeding also says what a session costs Redis: used_memory grown, per session.
+  const before = await redisUsedMemory(options.redisUrl);
+  await seedRedis(options.redisUrl, options.keyPrefix, ids, options.sessionJson, options.ttlSeconds);
+  const bytesPerSession = Math.round(((await redisUsedMemory(options.redisUrl)) - before) / ids.length);
   for (const mix of mixes) {
     // Every mix starts from the same logbook: the seeded sessions, all there.
-    await seedRedis(options.redisUrl, options.keyPrefix, ids, options.sessionJson, options.ttlSeconds);
+    if (mix !== mixes[0]) await seedRedis(options.redisUrl, options.keyPrefix, ids, options.sessionJson, options.ttlSeconds);
     // The warm-up's logouts use up ids the measured run then no longer finds: it gets fresh ones.
     if (options.warmupSec > 0) await drive(port, mix, requestMaker(mix, mix.name === 'logout' ? fresh(options.sessions) : ids), options, options.warmupSec);
     const maker = requestMaker(mix, ids);
@@ -246,5 +274,5 @@ export async function measureCapacity(mixes: CommandMix[], options: CapacityOpti
       wallSec: round(wall, 2),
     });
   }
-  return results;
+  return { results, bytesPerSession };
 }
