@@ -158,9 +158,10 @@ export function authRoutes(app: FastifyInstance, config: AppConfig, accounts: Ac
     const raw = request.cookies[config.cookieName];
     if (raw) {
       // By the cookie's own id, in every store this instance has opened: a session the active
-      // store does not know (written before a store switch) must not outlive its logout.
+      // store does not know (written before a store switch) must not outlive its logout. When the
+      // active store found it, the plugin's destroy below ends that same id everywhere already.
       const signed = request.unsignCookie(raw);
-      if (signed.valid && signed.value) await destroySession(store, signed.value);
+      if (signed.valid && signed.value && signed.value !== request.session.sessionId) await destroySession(store, signed.value);
       await request.session.destroy();
     }
     reply.clearCookie(config.cookieName, { path: '/' });
