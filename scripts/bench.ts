@@ -14,14 +14,16 @@ import { cliErrors, type Cli } from './lib/cli.js';
 const HELP = `npm run bench [-- options]
 
   --quick              seconds instead of minutes (CI, a first look): figures too short to quote
-  --only <names>       comma-separated rows or groups, e.g. --only redis or --only instance,nginx
+  --only <names>       comma-separated rows or groups, e.g. --only redis or --only instance,nginx;
+                       --only anatomy: one lookup layer by layer, then the Redis-only load
   --rounds <n>         measured rounds per row (default ${DEFAULTS.rounds})
   --duration <s>       seconds per measured run (default ${DEFAULTS.durationSec})
   --connections <n>    keep-alive connections (default ${DEFAULTS.connections})
   --out <dir>          where bench.json and bench.svg go (default: bench-results/ for a full
                        standard run, a temporary directory for --quick or --only)
-  --cpu-prof           every Node process it starts writes a V8 CPU profile to <out>/profiles
-                       (open in Chrome DevTools or speedscope)
+  --cpu-prof           every Node process it starts writes a V8 CPU profile to
+                       <out>/profiles/<process>.<pid>.cpuprofile (open in Chrome DevTools or
+                       speedscope); profiles/summary.txt ranks self time by package and function
   --list               print the groups and rows, then exit
 
 Everything it starts (redis-server, instances, balancers, nginx) listens on 127.0.0.1
