@@ -2,7 +2,9 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { anatomyReport, anatomySvgOf } from './bench/anatomy.js';
 import { chartSvg } from './bench/chart.js';
+import { summarizeProfiles } from './bench/profile-summary.js';
 import { DEFAULTS, QUICK, type BenchSettings } from './bench/defaults.js';
 import { header, ratioLines, table } from './bench/report.js';
 import { knownNames, runBench } from './bench/run.js';
@@ -12,14 +14,16 @@ import { cliErrors, type Cli } from './lib/cli.js';
 const HELP = `npm run bench [-- options]
 
   --quick              seconds instead of minutes (CI, a first look): figures too short to quote
-  --only <names>       comma-separated rows or groups, e.g. --only redis or --only instance,nginx
+  --only <names>       comma-separated rows or groups, e.g. --only redis or --only instance,nginx;
+                       --only anatomy: one lookup layer by layer, then the Redis-only load
   --rounds <n>         measured rounds per row (default ${DEFAULTS.rounds})
   --duration <s>       seconds per measured run (default ${DEFAULTS.durationSec})
   --connections <n>    keep-alive connections (default ${DEFAULTS.connections})
   --out <dir>          where bench.json and bench.svg go (default: bench-results/ for a full
                        standard run, a temporary directory for --quick or --only)
-  --cpu-prof           every Node process it starts writes a V8 CPU profile to <out>/profiles
-                       (open in Chrome DevTools or speedscope)
+  --cpu-prof           every Node process it starts writes a V8 CPU profile to
+                       <out>/profiles/<process>.<pid>.cpuprofile (open in Chrome DevTools or
+                       speedscope); profiles/summary.txt ranks self time by package and function
   --list               print the groups and rows, then exit
 
 Everything it starts (redis-server, instances, balancers, nginx) listens on 127.0.0.1
@@ -83,12 +87,15 @@ try {
   const profileDir = args['cpu-prof'] ? join(outDir, 'profiles') : undefined;
   const results = await runBench(settings, { quick: args.quick, only, ...(profileDir && { profileDir }), log: (line) => console.error(line) });
   if (profileDir) console.error(`CPU profiles in ${profileDir}`);
-  const report = `${header(results)}\n\n${table(results)}\n\n${ratioLines(results.ratios)}`;
+  const anatomy = anatomyReport(results);
+  const report = `${header(results)}\n\n${table(results)}\n\n${ratioLines(results.ratios)}${anatomy ? `\n\n${anatomy}` : ''}`;
   console.log(report);
   mkdirSync(outDir, { recursive: true });
   writeFileSync(join(outDir, 'bench.json'), `${JSON.stringify(results, null, 2)}\n`);
   writeFileSync(join(outDir, 'bench.svg'), chartSvg(results));
   writeFileSync(join(outDir, 'bench.txt'), `${report}\n`);
+  if (anatomy) writeFileSync(join(outDir, 'anatomy.svg'), anatomySvgOf(results));
+  if (profileDir) writeFileSync(join(profileDir, 'summary.txt'), summarizeProfiles(profileDir));
   console.error(`\nwrote ${join(outDir, 'bench.json')}, bench.svg and bench.txt`);
 } catch (err) {
   console.error(`bench failed: ${(err as Error).stack ?? err}`);

@@ -1,3 +1,4 @@
+import { anatomyGroup } from './anatomy.js';
 import type { Tracked } from './cpu.js';
 import { rssBytes } from './cpu.js';
 import type { BenchSettings } from './defaults.js';
@@ -389,5 +390,5 @@ function scaleGroup(settings: BenchSettings, profileDir?: string): GroupSpec {
 
 /** The matrix; with profileDir every Node process it starts writes a CPU profile there. */
 export function benchGroups(settings: BenchSettings, profileDir?: string): GroupSpec[] {
-  return [instanceGroup, balancerGroup, proxyCostGroup, scaleGroup, raceGuardGroup, writeGuardGroup].map((group) => group(settings, profileDir));
+  return [instanceGroup, balancerGroup, proxyCostGroup, scaleGroup, raceGuardGroup, writeGuardGroup, anatomyGroup].map((group) => group(settings, profileDir));
 }

@@ -3,6 +3,7 @@ import type { RoutingKind, StoreKind } from '../../services/vocabulary.js';
 import { startNode, stopChild } from '../lib/processes.js';
 import { startRedisServer, type RedisServer } from '../lib/redis-server.js';
 import { startBenchHaproxy } from './haproxy.js';
+import type { AnatomyLayer } from './anatomy-layers.js';
 import { startNginx, type Nginx } from './nginx.js';
 
 export interface Started {
@@ -36,8 +37,9 @@ export class Stack {
     Stack.open.add(this);
   }
 
-  private nodeArgs(): string[] {
-    return this.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${this.profileDir}`] : [];
+  /** The profile is named after the process (`lab-redis.<pid>.cpuprofile`), so each row's can be found. */
+  private nodeArgs(name = 'node'): string[] {
+    return this.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${this.profileDir}`, `--cpu-prof-name=${name}.\${pid}.cpuprofile`] : [];
   }
 
   /** Ctrl-C: stop the children of every stack still open. */
@@ -76,7 +78,7 @@ export class Stack {
         ...(options.redisUrl && { REDIS_URL: options.redisUrl }),
         ...options.env,
       },
-      { name, onLine: (line) => this.remember(name, line), nodeArgs: this.nodeArgs() },
+      { name, onLine: (line) => this.remember(name, line), nodeArgs: this.nodeArgs(name) },
     );
     this.closers.push(() => stopChild(child));
     return { name, url: `http://127.0.0.1:${ready.port}`, pid: child.pid! };
@@ -96,7 +98,7 @@ export class Stack {
         CONTROL_TOKEN: this.controlToken,
         LOG_LEVEL: 'warn',
       },
-      { name, onLine: (line) => this.remember(name, line), nodeArgs: this.nodeArgs() },
+      { name, onLine: (line) => this.remember(name, line), nodeArgs: this.nodeArgs(name) },
     );
     this.closers.push(() => stopChild(child));
     return { name, url: `http://127.0.0.1:${ready.port}`, pid: child.pid! };
@@ -104,7 +106,7 @@ export class Stack {
 
   /** A backend that answers every request with a fixed JSON body: the proxy's own cost, isolated. */
   async trivial(name: string): Promise<Started> {
-    const { child, ready } = await startNode('scripts/bench/trivial-backend.ts', { PORT: '0' }, { name, nodeArgs: this.nodeArgs() });
+    const { child, ready } = await startNode('scripts/bench/trivial-backend.ts', { PORT: '0' }, { name, nodeArgs: this.nodeArgs(name) });
     this.closers.push(() => stopChild(child));
     return { name, url: `http://127.0.0.1:${ready.port}`, pid: child.pid! };
   }
@@ -114,7 +116,18 @@ export class Stack {
     const { child, ready } = await startNode(
       'scripts/bench/minimal-proxy.ts',
       { PORT: '0', TARGETS: backends.map((b) => b.url).join(',') },
-      { name, nodeArgs: this.nodeArgs() },
+      { name, nodeArgs: this.nodeArgs(name) },
+    );
+    this.closers.push(() => stopChild(child));
+    return { name, url: `http://127.0.0.1:${ready.port}`, pid: child.pid! };
+  }
+
+  /** A stand-in instance with only some of the layers (scripts/bench/anatomy-app.ts). */
+  async anatomyApp(name: string, layer: AnatomyLayer): Promise<Started> {
+    const { child, ready } = await startNode(
+      'scripts/bench/anatomy-app.ts',
+      { PORT: '0', LAYER: layer, SESSION_SECRET: this.secret },
+      { name, onLine: (line) => this.remember(name, line), nodeArgs: this.nodeArgs(name) },
     );
     this.closers.push(() => stopChild(child));
     return { name, url: `http://127.0.0.1:${ready.port}`, pid: child.pid! };

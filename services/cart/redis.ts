@@ -1,6 +1,6 @@
 import type { RedisConnection } from '../stores/redis-connection.js';
 import { cartKey, endedKey } from '../stores/race-guard.js';
-import { redisScript } from '../stores/redis-script.js';
+import { connectionScript } from '../stores/redis-script.js';
 import type { SessionCarts } from './types.js';
 
 // One JSON array per session, changed in Redis. The tombstone check and the change are one
@@ -26,7 +26,7 @@ export class RedisCarts implements SessionCarts {
     connection: RedisConnection,
     private readonly metaPrefix: string,
   ) {
-    this.addScript = redisScript(connection, 'coatcheckCartAdd', 2, ADD);
+    this.addScript = connectionScript(connection, 'coatcheckCartAdd', ADD, 2);
   }
 
   async add(sessionId: string, item: string, limit: number, ttlSeconds: number): Promise<string[] | null> {

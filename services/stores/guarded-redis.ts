@@ -1,7 +1,7 @@
 import type { Session } from 'fastify';
 import { cartKey, endedKey, RaceGuard, SessionEndedError } from './race-guard.js';
 import { metaPrefix, RedisSessionStore, type RedisStoreOptions } from './redis.js';
-import { redisScript } from './redis-script.js';
+import { connectionScript } from './redis-script.js';
 import { ttlSeconds } from './types.js';
 
 // The tombstone check and the write are one script: no logout can land between them, which a
@@ -31,8 +31,8 @@ export class GuardedRedisSessionStore extends RedisSessionStore {
   ) {
     super(options);
     this.meta = metaPrefix(options.keyPrefix);
-    this.setScript = redisScript(this.connection, 'coatcheckGuardedSet', 3, SET);
-    this.destroyScript = redisScript(this.connection, 'coatcheckGuardedDestroy', 3, DESTROY);
+    this.setScript = connectionScript(this.connection, 'coatcheckGuardedSet', SET, 3);
+    this.destroyScript = connectionScript(this.connection, 'coatcheckGuardedDestroy', DESTROY, 3);
   }
 
   private keys(sessionId: string): [string, string, string] {

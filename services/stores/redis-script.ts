@@ -1,12 +1,21 @@
+import type { Redis } from 'ioredis';
 import type { RedisConnection } from './redis-connection.js';
 
+type ScriptCall = (...args: (string | number)[]) => Promise<unknown>;
+
 /**
- * A Lua script as a command of the connection's client: ioredis sends EVALSHA (the script's
- * hash, not its text) and falls back to EVAL once when Redis does not know it yet. On the
- * request path that saves sending and hashing the script on every call.
+ * A Lua script called by its digest (EVALSHA) instead of its text (EVAL): Redis then neither
+ * receives nor hashes the text on every call. A Redis that restarted or failed over starts with
+ * an empty script cache: ioredis answers its NOSCRIPT with one EVAL, which loads the script again.
  */
-export function redisScript(connection: RedisConnection, name: string, numberOfKeys: number, lua: string) {
-  connection.client.defineCommand(name, { numberOfKeys, lua });
-  const command = (connection.client as unknown as Record<string, (...args: (string | number)[]) => Promise<unknown>>)[name]!;
-  return (...args: (string | number)[]): Promise<unknown> => connection.run(command.apply(connection.client, args));
+export function redisScript(client: Redis, name: string, lua: string, numberOfKeys: number): ScriptCall {
+  client.defineCommand(name, { numberOfKeys, lua });
+  const command = (client as unknown as Record<string, ScriptCall>)[name]!;
+  return (...args) => command.apply(client, args);
+}
+
+/** The same, on the request path: under the connection's deadline and fail-fast 503 (RedisConnection.run). */
+export function connectionScript(connection: RedisConnection, name: string, lua: string, numberOfKeys: number): ScriptCall {
+  const call = redisScript(connection.client, name, lua, numberOfKeys);
+  return (...args) => connection.run(call(...args));
 }

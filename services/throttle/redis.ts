@@ -1,4 +1,5 @@
 import type { RedisConnection } from '../stores/redis-connection.js';
+import { redisScript } from '../stores/redis-script.js';
 import type { AttemptCount, AttemptCounter } from './types.js';
 
 // Only an existing counter is decremented: a DECR on a key whose window just ended would
@@ -11,10 +12,14 @@ const UNDO = `if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('DECR
  * INCR counts, PTTL says when the window ends.
  */
 export class RedisAttemptCounter implements AttemptCounter {
+  private readonly undoScript;
+
   constructor(
     private readonly connection: RedisConnection,
     private readonly prefix: string,
-  ) {}
+  ) {
+    this.undoScript = redisScript(connection.client, 'coatcheckAttemptUndo', UNDO, 1);
+  }
 
   private key(key: string): string {
     return `${this.prefix}fail:${key}`;
@@ -31,7 +36,7 @@ export class RedisAttemptCounter implements AttemptCounter {
   }
 
   async undo(key: string): Promise<void> {
-    await this.connection.run(this.connection.client.eval(UNDO, 1, this.key(key)));
+    await this.connection.run(this.undoScript(this.key(key)));
   }
 
   async clear(key: string): Promise<void> {

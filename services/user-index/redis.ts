@@ -1,4 +1,5 @@
 import type { RedisConnection } from '../stores/redis-connection.js';
+import { redisScript } from '../stores/redis-script.js';
 import type { UserIndex } from './types.js';
 
 // One sorted set per user: session id -> expiry (ms). In one step: note the session, drop the
@@ -18,10 +19,14 @@ return evicted`;
 
 /** The index in the shared Redis: every instance sees every session of a user. */
 export class RedisUserIndex implements UserIndex {
+  private readonly addScript;
+
   constructor(
     private readonly connection: RedisConnection,
     private readonly prefix: string,
-  ) {}
+  ) {
+    this.addScript = redisScript(connection.client, 'coatcheckUserIndexAdd', ADD, 1);
+  }
 
   private key(username: string): string {
     return `${this.prefix}user:${username}`;
@@ -31,7 +36,7 @@ export class RedisUserIndex implements UserIndex {
     const now = Date.now();
     // Redis has no infinity in ARGV: a cap above any real count does the same.
     const cap = Number.isFinite(maxSessions) ? maxSessions : Number.MAX_SAFE_INTEGER;
-    const evicted = await this.connection.run(this.connection.client.eval(ADD, 1, this.key(username), now + ttlSeconds * 1000, sessionId, now, cap));
+    const evicted = await this.connection.run(this.addScript(this.key(username), now + ttlSeconds * 1000, sessionId, now, cap));
     return evicted as string[];
   }
 
