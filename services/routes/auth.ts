@@ -44,7 +44,7 @@ const labDelay = {
 const profileReply = {
   200: {
     type: 'object',
-    required: ['username', 'displayName', 'loginAt', 'cart', 'servedBy'],
+    required: ['username', 'displayName', 'loginAt', 'createdBy', 'cart', 'servedBy'],
     additionalProperties: false,
     properties: {
       username: { type: 'string' },
