@@ -170,7 +170,16 @@ export async function startSentinelTopology(options: SentinelOptions = {}): Prom
     },
     async killPrimary() {
       const port = await topology.primaryPort();
-      const node = nodes.find((n) => n.port === port && n.alive);
+      let node = nodes.find((n) => n.port === port && n.alive);
+      // Right after a failover a Sentinel that has not caught up (or the only one that answered in
+      // time) may still name the dead node: then ask the live nodes which of them is the primary.
+      for (const candidate of node ? [] : nodes.filter((n) => n.alive)) {
+        const role = await onNode(candidate.port, (c) => c.call('ROLE')).catch(() => null);
+        if (Array.isArray(role) && role[0] === 'master') {
+          node = candidate;
+          break;
+        }
+      }
       if (!node) throw new Error('no live primary to kill');
       node.alive = false;
       const exited = new Promise<void>((resolve) => node.server.process.once('exit', () => resolve()));
